@@ -1,0 +1,159 @@
+"""The composition root: build every part from Settings, wire the routes, run the worker."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from service.confirmation import Confirmations
+from service.connectors.base import Connector
+from service.connectors.builtin import BuiltinListConnector
+from service.connectors.registry import build_connector
+from service.delivery import Delivery
+from service.mail.catcher import MailCatcher
+from service.mail.smtp import MEMORY_KEY, SmtpMailer
+from service.outbox import OutboxWorker
+from service.render import Renderer
+from service.settings import REPO_ROOT, Settings
+from service.signup import SignupService
+from service.store import Store, open_store
+from service.tokens import Tokens
+from service.verification import Verifier
+from service.web import api, dev, pages
+from service.web.cors import FormCors
+from service.web.pages import PAGE_HEADERS
+
+log = logging.getLogger("optin")
+WIDGET = REPO_ROOT / "widget" / "widget.js"
+PAGE_CSS = REPO_ROOT / "templates" / "pages" / "page.css"
+
+
+def build_connectors(settings: Settings) -> dict[str, Connector]:
+    built: dict[str, Connector] = {"builtin": BuiltinListConnector()}
+    for name, options in settings.connectors.items():
+        built[name] = build_connector(name, options)
+    return built
+
+
+def build_mailer(settings: Settings, store: Store, catcher: MailCatcher | None) -> SmtpMailer:
+    if catcher is not None:
+        return SmtpMailer(settings.smtp, host="127.0.0.1", port=catcher.port)
+
+    async def remember(port: str) -> None:
+        await store.kv_set(MEMORY_KEY, port)
+
+    async def recall() -> str | None:
+        return await store.kv_get(MEMORY_KEY)
+
+    return SmtpMailer(settings.smtp, remember=remember, recall=recall)
+
+
+async def widget_js(request: Request) -> Response:
+    return FileResponse(
+        WIDGET, media_type="text/javascript", headers={"Cache-Control": "public, max-age=300"}
+    )
+
+
+async def page_css(request: Request) -> Response:
+    return FileResponse(PAGE_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+    if request.url.path.startswith("/v1/"):
+        return JSONResponse({"error": detail}, status_code=status)
+    return Response(detail, status_code=status, media_type="text/plain", headers=PAGE_HEADERS)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": "something went wrong on our side; nothing was lost, please retry"}, 500)
+
+
+def routes(settings: Settings) -> list[Route]:
+    from service.verification.http import verify_endpoint
+
+    table = [
+        Route("/", dev.demo),
+        Route("/widget.js", widget_js),
+        Route("/assets/page.css", page_css),
+        Route("/healthz", api.health),
+        Route("/v1/verify", verify_endpoint, methods=["POST"]),
+        Route("/v1/forms/{form_id}", api.form_config),
+        Route("/v1/forms/{form_id}/subscribe", api.subscribe, methods=["POST"]),
+        Route("/thanks", pages.thanks),
+        Route("/confirm/resend", pages.resend, methods=["POST"]),
+        Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),
+        Route("/confirm/{token}", pages.confirm_submit, methods=["POST"]),
+        Route("/unsubscribe/{token}", pages.unsubscribe_page, methods=["GET"]),
+        Route("/unsubscribe/{token}", pages.unsubscribe_submit, methods=["POST"]),
+    ]
+    if settings.server.development:
+        table += [Route("/dev/mail", dev.mail_list), Route("/dev/mail/{mail_id:int}", dev.mail_detail)]
+    return table
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = await open_store(settings.server.database)
+        catcher = None
+        if settings.uses_dev_mail_catcher:
+            catcher = MailCatcher()
+            port = await catcher.start(port=settings.dev.mail_catcher_port)
+            log.info(
+                "development mail catcher on 127.0.0.1:%s; caught mail at %s/dev/mail",
+                port,
+                settings.server.public_url,
+            )
+        renderer = Renderer(settings.server.templates_dir)
+        tokens = Tokens(settings.server.secret_key)
+        connectors = build_connectors(settings)
+        verifier = Verifier(settings.verifier)
+        delivery = Delivery(
+            settings, store, build_mailer(settings, store, catcher), connectors, renderer, tokens
+        )
+        worker = OutboxWorker(store, settings.outbox, delivery.run, delivery.lane)
+        from service.web.context import Services
+
+        app.state.settings = settings
+        app.state.verifier = verifier
+        app.state.services = Services(
+            settings=settings,
+            store=store,
+            renderer=renderer,
+            tokens=tokens,
+            verifier=verifier,
+            signup=SignupService(settings, store, verifier, worker.wake),
+            confirmations=Confirmations(settings, store, tokens, worker.wake),
+            worker=worker,
+            connectors=connectors,
+            catcher=catcher,
+        )
+        worker.start()
+        try:
+            yield
+        finally:
+            await worker.stop()
+            for connector in connectors.values():
+                await connector.aclose()
+            if catcher is not None:
+                await catcher.stop()
+            await verifier.aclose()
+            await store.close()
+
+    return Starlette(
+        routes=routes(settings),
+        middleware=[Middleware(FormCors, settings=settings)],
+        exception_handlers={HTTPException: not_found, Exception: server_error},
+        lifespan=lifespan,
+    )

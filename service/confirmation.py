@@ -1,0 +1,166 @@
+"""What a click on an emailed link does: confirm, offer a fresh link, or unsubscribe.
+
+Reading a link (``inspect``) never changes anything, because mail scanners fetch links; only
+the POST behind the page's button calls ``confirm`` or ``unsubscribe``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from service import jobs
+from service.errors import TokenError, TokenExpired
+from service.mail.compose import new_message_id
+from service.settings import FormSettings, Settings
+from service.store import ConsentEvent, ContactRow, Store, Transaction
+from service.tokens import Tokens
+
+LinkState = Literal["valid", "confirmed", "already_confirmed", "expired", "invalid", "unsubscribed"]
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    state: LinkState
+    language: str = "en"
+    form: FormSettings | None = None
+
+    @property
+    def list_title(self) -> str:
+        return self.form.title if self.form else ""
+
+
+class Confirmations:
+    def __init__(self, settings: Settings, store: Store, tokens: Tokens, wake: Callable[[], None]) -> None:
+        self.settings = settings
+        self.store = store
+        self.tokens = tokens
+        self.wake = wake
+        self.max_age = settings.server.token_max_age_days * DAY
+
+    def _info(self, state: LinkState, contact: ContactRow | None) -> LinkInfo:
+        if contact is None:
+            return LinkInfo(state)
+        return LinkInfo(state, contact.language, self.settings.forms.get(contact.form_id))
+
+    async def _lookup(self, tx: Transaction, token_id: str) -> tuple[ContactRow | None, float | None]:
+        found = await tx.confirmation(token_id)
+        if found is None:
+            return None, None
+        return await tx.contact(found[0]), found[1]
+
+    async def inspect(self, token: str) -> LinkInfo:
+        try:
+            token_id = self.tokens.read_confirmation(token, self.max_age)
+        except TokenExpired as exc:
+            return await self._expired(exc)
+        except TokenError:
+            return LinkInfo("invalid")
+        async with self.store.transaction() as tx:
+            contact, used_at = await self._lookup(tx, token_id)
+        if contact is None:
+            return LinkInfo("invalid")
+        if contact.status == "confirmed":
+            return self._info("already_confirmed", contact)
+        return self._info("valid" if used_at is None else "already_confirmed", contact)
+
+    async def _expired(self, exc: TokenExpired) -> LinkInfo:
+        token_id = exc.payload.get("t")
+        if not isinstance(token_id, str):
+            return LinkInfo("invalid")
+        async with self.store.transaction() as tx:
+            contact, _ = await self._lookup(tx, token_id)
+        if contact is not None and contact.status == "confirmed":
+            return self._info("already_confirmed", contact)
+        return self._info("expired", contact)
+
+    async def confirm(self, token: str, ip: str | None, user_agent: str | None) -> LinkInfo:
+        try:
+            token_id = self.tokens.read_confirmation(token, self.max_age)
+        except TokenExpired as exc:
+            return await self._expired(exc)
+        except TokenError:
+            return LinkInfo("invalid")
+        now = time.time()
+        async with self.store.transaction() as tx:
+            contact, used_at = await self._lookup(tx, token_id)
+            if contact is None:
+                return LinkInfo("invalid")
+            if contact.status == "confirmed" or used_at is not None:
+                return self._info("already_confirmed", contact)
+            await tx.use_confirmation(token_id, now)
+            await tx.set_status(contact.id, "confirmed", now)
+            await tx.add_event(
+                contact.id,
+                ConsentEvent("confirmation", now, ip=ip, user_agent=(user_agent or "")[:500] or None),
+            )
+            form = self.settings.forms.get(contact.form_id)
+            if form is not None and form.connector != "builtin":
+                await tx.enqueue(jobs.connector_upsert(contact.id, form.connector, token_id), now)
+            if form is not None and form.welcome_email:
+                message_id = new_message_id(self.settings.smtp.sender)
+                await tx.enqueue(jobs.welcome_email(contact.id, token_id, message_id), now)
+        self.wake()
+        return self._info("confirmed", contact)
+
+    async def resend(self, token: str) -> LinkInfo:
+        """A fresh confirmation email for an expired link, at most once per old link."""
+        try:
+            token_id = self.tokens.read_confirmation(token, self.max_age)
+        except TokenExpired as exc:
+            token_id = str(exc.payload.get("t", ""))
+        except TokenError:
+            return LinkInfo("invalid")
+        # Derived, so pressing "send me a new link" twice cannot send two emails.
+        fresh_id = hmac.new(
+            self.settings.server.secret_key.encode(), token_id.encode(), hashlib.sha256
+        ).hexdigest()[:24]
+        now = time.time()
+        async with self.store.transaction() as tx:
+            contact, _ = await self._lookup(tx, token_id)
+            if contact is None:
+                return LinkInfo("invalid")
+            if contact.status != "pending":
+                return self._info(
+                    "already_confirmed" if contact.status == "confirmed" else "unsubscribed", contact
+                )
+            if await tx.confirmation(fresh_id) is None:
+                await tx.add_confirmation(fresh_id, contact.id, now)
+                message_id = new_message_id(self.settings.smtp.sender)
+                await tx.enqueue(jobs.confirmation_email(contact.id, fresh_id, message_id), now)
+        self.wake()
+        return self._info("valid", contact)
+
+    async def unsubscribe_target(self, token: str) -> ContactRow | None:
+        try:
+            contact_id = self.tokens.read_unsubscribe(
+                token, self.settings.server.unsubscribe_max_age_days * DAY
+            )
+        except TokenError:
+            return None
+        return await self.store.contact(contact_id)
+
+    async def unsubscribe(self, token: str, ip: str | None, user_agent: str | None) -> ContactRow | None:
+        target = await self.unsubscribe_target(token)
+        if target is None:
+            return None
+        now = time.time()
+        async with self.store.transaction() as tx:
+            contact = await tx.contact(target.id)
+            if contact is None or contact.status == "unsubscribed":
+                return contact
+            await tx.set_status(contact.id, "unsubscribed", now)
+            await tx.add_event(
+                contact.id,
+                ConsentEvent("unsubscribe", now, ip=ip, user_agent=(user_agent or "")[:500] or None),
+            )
+            form = self.settings.forms.get(contact.form_id)
+            if form is not None and form.connector != "builtin" and contact.status == "confirmed":
+                await tx.enqueue(jobs.connector_unsubscribe(contact.id, form.connector, now), now)
+        self.wake()
+        return contact

@@ -1,0 +1,84 @@
+"""Every error optin raises on purpose, in one place.
+
+Like aiosmtplib, errors inherit the builtin that best describes them, so callers that only
+know Python's builtins still catch them sensibly, and delivery errors carry the remote ``.code``.
+
+    OptinError
+    ├── ConfigError(ValueError)          settings file or environment is wrong; message in words
+    ├── InputError(ValueError)           a visitor's request is unusable -> 4xx with .status/.field
+    ├── TokenError(ValueError)           a confirmation/unsubscribe link is unusable
+    │   ├── TokenInvalid                 tampered, truncated or for another purpose
+    │   └── TokenExpired                 signed by us but older than its max age
+    └── DeliveryError(ConnectionError)   talking to an SMTP relay, a webhook or an ESP failed
+        ├── MailError                    SMTP; .code is the relay's reply code
+        └── ConnectorError               list connector; .code is the HTTP status
+
+A DeliveryError is *transient* unless ``permanent`` is set: the outbox retries transient
+errors with backoff (honouring ``retry_after``) and dead-letters permanent ones with ``detail``.
+"""
+
+from __future__ import annotations
+
+
+class OptinError(Exception):
+    """Base class of every deliberate optin error."""
+
+
+class ConfigError(OptinError, ValueError):
+    """The configuration cannot be used; ``problems`` lists each reason in words."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class InputError(OptinError, ValueError):
+    """A request a visitor (or a bot) sent cannot be accepted."""
+
+    def __init__(self, message: str, *, field: str | None = None, status: int = 422) -> None:
+        self.message = message
+        self.field = field
+        self.status = status
+        super().__init__(message)
+
+
+class TokenError(OptinError, ValueError):
+    """A signed link cannot be used."""
+
+
+class TokenInvalid(TokenError):
+    """The token was not signed by us for this purpose."""
+
+
+class TokenExpired(TokenError):
+    """The token is genuine but too old; ``payload`` is still readable to offer a fresh one."""
+
+    def __init__(self, message: str, payload: dict[str, str]) -> None:
+        self.payload = payload
+        super().__init__(message)
+
+
+class DeliveryError(OptinError, ConnectionError):
+    """A remote party did not take what we sent."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: int | None = None,
+        permanent: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        self.detail = detail
+        self.code = code
+        self.permanent = permanent
+        self.retry_after = retry_after
+        super().__init__(detail)
+
+
+class MailError(DeliveryError):
+    """The SMTP relay refused or could not be reached."""
+
+
+class ConnectorError(DeliveryError):
+    """A list connector (webhook, ESP) refused or could not be reached."""

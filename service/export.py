@@ -1,0 +1,70 @@
+"""``optin export``: contacts and their proof of consent as CSV."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from typing import TextIO
+
+from service.store import Store
+
+COLUMNS = [
+    "email",
+    "form",
+    "status",
+    "first_name",
+    "last_name",
+    "language",
+    "signed_up_at",
+    "confirmed_at",
+    "unsubscribed_at",
+    "signup_ip",
+    "signup_user_agent",
+    "signup_page_url",
+    "consent_text",
+    "confirmation_ip",
+    "confirmation_user_agent",
+]
+
+
+def _iso(stamp: float | None) -> str:
+    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds") if stamp is not None else ""
+
+
+def _cell(value: str | None) -> str:
+    """Spreadsheets run cells that start with = + - @ as formulas; visitors typed some of these."""
+    text = value or ""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+async def write_csv(store: Store, out: TextIO, form_id: str | None = None, status: str | None = None) -> int:
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    count = 0
+    for contact in await store.contacts(form_id):
+        if status and contact.status != status:
+            continue
+        events = await store.events(contact.id)
+        signup = next((e for e in reversed(events) if e.event == "signup"), None)
+        confirmation = next((e for e in reversed(events) if e.event == "confirmation"), None)
+        writer.writerow(
+            [
+                _cell(contact.email),
+                contact.form_id,
+                contact.status,
+                _cell(contact.first_name),
+                _cell(contact.last_name),
+                contact.language,
+                _iso(signup.at if signup else contact.created_at),
+                _iso(contact.confirmed_at),
+                _iso(contact.unsubscribed_at),
+                _cell(signup.ip if signup else None),
+                _cell(signup.user_agent if signup else None),
+                _cell(signup.page_url if signup else None),
+                _cell(signup.consent_text if signup else None),
+                _cell(confirmation.ip if confirmation else None),
+                _cell(confirmation.user_agent if confirmation else None),
+            ]
+        )
+        count += 1
+    return count

@@ -1,0 +1,43 @@
+"""The kinds of outbox job and their idempotency keys. Pure.
+
+A key names the *work*, not the attempt: enqueueing the same work twice is a no-op, and a
+webhook's ``webhook-id`` is the key so receivers can drop a redelivery.
+"""
+
+from __future__ import annotations
+
+from service.store import NewJob
+
+CONFIRMATION_EMAIL = "confirmation_email"
+WELCOME_EMAIL = "welcome_email"
+CONNECTOR_UPSERT = "connector_upsert"
+CONNECTOR_UNSUBSCRIBE = "connector_unsubscribe"
+EMAIL_KINDS = (CONFIRMATION_EMAIL, WELCOME_EMAIL)
+
+
+def confirmation_email(contact_id: int, token_id: str, message_id: str) -> NewJob:
+    return NewJob(
+        CONFIRMATION_EMAIL,
+        f"confirmation-email:{token_id}",
+        {"contact_id": contact_id, "token_id": token_id, "message_id": message_id},
+    )
+
+
+def welcome_email(contact_id: int, token_id: str, message_id: str) -> NewJob:
+    return NewJob(
+        WELCOME_EMAIL, f"welcome-email:{token_id}", {"contact_id": contact_id, "message_id": message_id}
+    )
+
+
+def connector_upsert(contact_id: int, connector: str, token_id: str) -> NewJob:
+    return NewJob(
+        CONNECTOR_UPSERT, f"upsert:{connector}:{token_id}", {"contact_id": contact_id, "connector": connector}
+    )
+
+
+def connector_unsubscribe(contact_id: int, connector: str, at: float) -> NewJob:
+    return NewJob(
+        CONNECTOR_UNSUBSCRIBE,
+        f"unsubscribe:{connector}:{contact_id}:{int(at * 1000)}",
+        {"contact_id": contact_id, "connector": connector},
+    )

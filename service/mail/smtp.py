@@ -1,0 +1,179 @@
+"""Delivering through the site's SMTP relay with aiosmtplib.
+
+Ports and their TLS modes: 587 and 2525 speak STARTTLS, which we *require* (a relay that does
+not offer it is refused rather than sent plaintext); 465 is implicit TLS. ``port = "auto"``
+tries 587, then 2525, then 465, and remembers the first that worked. Plaintext is only used
+for a relay on loopback when explicitly configured (the development catcher).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Literal
+
+import aiosmtplib
+
+from service.errors import MailError
+from service.settings import SmtpSettings
+
+Mode = Literal["starttls", "tls", "none"]
+AUTO_ORDER: tuple[tuple[int, Mode], ...] = ((587, "starttls"), (2525, "starttls"), (465, "tls"))
+MEMORY_KEY = "smtp.auto_port"
+
+
+@dataclass(frozen=True)
+class Route:
+    port: int
+    mode: Mode
+
+    def __str__(self) -> str:
+        return f"port {self.port} ({'implicit TLS' if self.mode == 'tls' else self.mode.upper()})"
+
+
+def routes_for(settings: SmtpSettings, auto_order: Sequence[tuple[int, Mode]] = AUTO_ORDER) -> list[Route]:
+    if settings.port == "auto":
+        return [Route(port, mode) for port, mode in auto_order]
+    if settings.security != "auto":
+        return [Route(settings.port, settings.security)]
+    return [Route(settings.port, "tls" if settings.port == 465 else "starttls")]
+
+
+class _CannotConnect(Exception):
+    """This route does not work at all; in auto mode the next one is tried."""
+
+
+class SmtpMailer:
+    """One connection per send: confirmations are rare enough, and this survives relay restarts."""
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        remember: Callable[[str], Awaitable[None]] | None = None,
+        recall: Callable[[], Awaitable[str | None]] | None = None,
+        auto_order: Sequence[tuple[int, Mode]] = AUTO_ORDER,
+    ) -> None:
+        self.settings = settings
+        self.host = host or settings.host
+        self._routes = [Route(port, "none")] if port is not None else routes_for(settings, auto_order)
+        self._remember = remember
+        self._recall = recall
+        self._known: Route | None = None
+        self._tls = ssl.create_default_context(cafile=settings.tls_ca_file or None)
+
+    async def _ordered_routes(self) -> list[Route]:
+        if len(self._routes) == 1:
+            return self._routes
+        if self._known is None and self._recall is not None:
+            remembered = await self._recall()
+            self._known = next((r for r in self._routes if str(r.port) == remembered), None)
+        if self._known is None:
+            return self._routes
+        return [self._known, *(r for r in self._routes if r != self._known)]
+
+    def _client(self, route: Route, timeout: float) -> aiosmtplib.SMTP:
+        s = self.settings
+        return aiosmtplib.SMTP(
+            hostname=self.host,
+            port=route.port,
+            use_tls=route.mode == "tls",
+            start_tls=route.mode == "starttls" if route.mode != "tls" else False,
+            tls_context=self._tls if route.mode != "none" else None,
+            username=s.username or None,
+            password=s.password or None,
+            local_hostname=s.helo_name or None,
+            timeout=timeout,
+        )
+
+    async def _connect(self, route: Route, timeout: float) -> aiosmtplib.SMTP:
+        client = self._client(route, timeout)
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            client.close()
+            raise MailError(
+                f"the relay {self.host} refused our username or password on {route}: {exc.code} {exc.message}",
+                code=exc.code,
+            ) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            client.close()
+            raise MailError(
+                f"the relay {self.host} on {route} answered {exc.code} {exc.message}", code=exc.code
+            ) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError, ssl.SSLError) as exc:
+            client.close()
+            raise _CannotConnect(f"{route}: {_describe(exc)}") from exc
+        return client
+
+    async def probe(self, route: Route) -> str:
+        """Connect, secure and authenticate on one route, then quit; raises on failure."""
+        try:
+            client = await self._connect(route, min(self.settings.timeout, 10.0))
+        except _CannotConnect as exc:
+            raise MailError(str(exc)) from exc
+        try:
+            banner = f"{client.server_auth_methods or 'no AUTH offered'}"
+            await client.quit()
+        finally:
+            client.close()
+        return banner
+
+    async def send(self, message: EmailMessage) -> str:
+        failures: list[str] = []
+        routes = await self._ordered_routes()
+        # Probing a port that silently drops packets must not eat the whole budget.
+        connect_timeout = min(self.settings.timeout, 10.0) if len(routes) > 1 else self.settings.timeout
+        for route in routes:
+            try:
+                client = await self._connect(route, connect_timeout)
+            except _CannotConnect as exc:
+                failures.append(str(exc))
+                continue
+            try:
+                # aiosmtplib's timeout bounds each socket read; this bounds the whole send.
+                async with asyncio.timeout(self.settings.timeout * 2):
+                    errors, reply = await client.send_message(message)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                raise _classify(exc, self.host) from exc
+            finally:
+                client.close()
+            if errors:
+                codes = ", ".join(f"{r}: {c} {m}" for r, (c, m) in errors.items())
+                raise MailError(f"the relay refused some recipients: {codes}", permanent=True)
+            if route != self._known:
+                self._known = route
+                if self._remember is not None and len(routes) > 1:
+                    await self._remember(str(route.port))
+            return f"{self.host} {route}: {reply}"
+        raise MailError(f"could not reach the relay {self.host}: " + "; ".join(failures))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, aiosmtplib.SMTPException) and "STARTTLS" in text:
+        return "the relay does not offer STARTTLS, and optin never sends in plaintext"
+    return text
+
+
+def _classify(exc: BaseException, host: str) -> MailError:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+        return MailError(
+            f"the relay refused the recipient: {detail}", code=codes[0], permanent=min(codes) >= 500
+        )
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return MailError(
+            f"the relay {host} answered {exc.code} {exc.message}", code=exc.code, permanent=exc.code >= 500
+        )
+    if isinstance(exc, TimeoutError | aiosmtplib.SMTPTimeoutError):
+        # The relay may have accepted the message before timing out; the retry reuses the
+        # same Message-ID so receivers can tell it is the same message.
+        return MailError(f"the relay {host} timed out during the send")
+    return MailError(f"the connection to {host} failed during the send: {_describe(exc)}")

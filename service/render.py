@@ -1,0 +1,49 @@
+"""Jinja2 rendering for emails and pages, with the message catalogs in templates/i18n/."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from service.settings import LANGUAGES
+
+
+class Renderer:
+    def __init__(self, templates_dir: Path) -> None:
+        self.templates_dir = templates_dir
+        self._html = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(templates_dir),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        # Plain-text mail is not HTML: escaping would show "&amp;" to the reader. Names that
+        # reach it are cleaned by service.names first.
+        self._text = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(templates_dir),
+            autoescape=False,  # noqa: S701 - plain text, never rendered as HTML
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+        )
+
+    @cached_property
+    def catalogs(self) -> dict[str, dict[str, str]]:
+        base = self.templates_dir / "i18n"
+        return {lang: json.loads((base / f"{lang}.json").read_text(encoding="utf-8")) for lang in LANGUAGES}
+
+    def strings(self, language: str) -> dict[str, str]:
+        catalog = dict(self.catalogs["en"])
+        catalog.update(self.catalogs.get(language, {}))
+        return catalog
+
+    def html(self, template: str, language: str = "en", **context: Any) -> str:
+        return self._html.get_template(template).render(t=self.strings(language), lang=language, **context)
+
+    def text(self, template: str, language: str = "en", **context: Any) -> str:
+        return self._text.get_template(template).render(t=self.strings(language), lang=language, **context)
+
+    def phrase(self, language: str, key: str, **values: str) -> str:
+        return self.strings(language)[key].format(**values)

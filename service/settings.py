@@ -1,0 +1,369 @@
+"""The one typed settings object, built once at start-up from TOML and the environment.
+
+Nothing else in optin reads ``os.environ``. Any string value may be ``env:NAME`` so secrets
+stay out of files. Every problem is collected and reported together, in words, by
+:class:`service.errors.ConfigError` (``optin check-config`` prints them one per line).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from service.errors import ConfigError
+from service.verification import Policy
+from service.verification.config import VerifierConfig
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LANGUAGES = ("en", "fr", "es", "de")
+SMTP_PORTS = (587, 465, 2525)
+
+Environment = Literal["development", "production"]
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    public_url: str
+    secret_key: str
+    database: str
+    environment: Environment = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token_max_age_days: float = 7.0
+    unsubscribe_max_age_days: float = 730.0
+    max_body_bytes: int = 16_384
+    templates_dir: Path = REPO_ROOT / "templates"
+
+    @property
+    def development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """``port`` is 587 / 2525 (STARTTLS required), 465 (implicit TLS) or ``auto``.
+
+    ``security = "none"`` is only accepted for a relay on loopback (the development catcher,
+    or a local Mailpit): a real relay is never spoken to in plaintext.
+    """
+
+    host: str
+    port: int | Literal["auto"]
+    sender: str
+    username: str = ""
+    password: str = ""
+    tls_ca_file: str = ""
+    security: Literal["auto", "starttls", "tls", "none"] = "auto"
+    timeout: float = 30.0
+    helo_name: str = ""
+
+
+@dataclass(frozen=True)
+class FormSettings:
+    id: str
+    title: str
+    language: str = "en"
+    allowed_origins: tuple[str, ...] = ()
+    connector: str = "builtin"
+    thank_you_url: str = ""
+    welcome_email: bool = False
+    consent_text: str = ""
+    policy: Policy = field(default_factory=Policy)
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    concurrency: int = 8
+    max_attempts: int = 25
+    base_delay: float = 10.0
+    max_delay: float = 3600.0
+    lease_seconds: float = 60.0
+    poll_interval: float = 1.0
+
+
+@dataclass(frozen=True)
+class DevSettings:
+    mail_catcher_port: int = 0  # 0: any free port on loopback
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings
+    smtp: SmtpSettings
+    forms: Mapping[str, FormSettings]
+    connectors: Mapping[str, Mapping[str, Any]]
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    dev: DevSettings = field(default_factory=DevSettings)
+    verifier: VerifierConfig = field(default_factory=VerifierConfig)
+    source: str = "built-in development defaults"
+
+    @property
+    def uses_dev_mail_catcher(self) -> bool:
+        return self.server.development and not self.smtp.host
+
+
+class _Reader:
+    """Walks a TOML table, resolving ``env:`` values and collecting every problem."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def resolve(self, where: str, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("env:"):
+            name = value[4:]
+            if name not in self.env:
+                self.problems.append(f"{where} refers to the environment variable {name}, which is not set")
+                return ""
+            return self.env[name]
+        return value
+
+    def take(self, table: dict[str, Any], section: str, key: str, kind: type, default: Any) -> Any:
+        if key not in table:
+            return default
+        value = self.resolve(f"{section}.{key}", table.pop(key))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            self.problems.append(f"{section}.{key} must be a {kind.__name__}, not {value!r}")
+            return default
+        return value
+
+    def leftovers(self, table: Mapping[str, Any], section: str) -> None:
+        for key in table:
+            self.problems.append(f"{section}.{key} is not a setting optin knows (check the spelling)")
+
+
+def _table(raw: dict[str, Any], key: str, reader: _Reader) -> dict[str, Any]:
+    value = raw.pop(key, {})
+    if not isinstance(value, dict):
+        reader.problems.append(f"[{key}] must be a table")
+        return {}
+    return dict(value)
+
+
+def _dev_secret(database: str) -> str:
+    """A development secret that survives restarts, so links in caught mail keep working."""
+    path = Path(".optin-secret")
+    if database.startswith("sqlite:///") and database != "sqlite:///:memory:":
+        path = Path(database.removeprefix("sqlite:///")).resolve().parent / ".optin-secret"
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def _server(table: dict[str, Any], r: _Reader) -> ServerSettings:
+    s = "server"
+    environment = r.take(table, s, "environment", str, "development")
+    if environment not in ("development", "production"):
+        r.problems.append(f"server.environment must be development or production, not {environment!r}")
+        environment = "production"
+    public_url = r.take(table, s, "public_url", str, "http://127.0.0.1:8000").rstrip("/")
+    if urlsplit(public_url).scheme not in ("http", "https") or not urlsplit(public_url).netloc:
+        r.problems.append(f"server.public_url must be an http(s) URL, not {public_url!r}")
+    database = r.take(table, s, "database", str, "sqlite:///./optin.db")
+    if not database.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        r.problems.append("server.database must start with sqlite:/// (PostgreSQL support is planned)")
+    secret_key = r.take(table, s, "secret_key", str, "")
+    if not secret_key:
+        if environment == "production":
+            r.problems.append(
+                'server.secret_key is required in production (e.g. secret_key = "env:OPTIN_SECRET_KEY")'
+            )
+        else:
+            secret_key = _dev_secret(database)
+    elif len(secret_key) < 16:
+        r.problems.append("server.secret_key must be at least 16 characters long")
+    settings = ServerSettings(
+        public_url=public_url,
+        secret_key=secret_key,
+        database=database,
+        environment=environment,
+        host=r.take(table, s, "host", str, "127.0.0.1"),
+        port=r.take(table, s, "port", int, 8000),
+        token_max_age_days=r.take(table, s, "token_max_age_days", float, 7.0),
+        unsubscribe_max_age_days=r.take(table, s, "unsubscribe_max_age_days", float, 730.0),
+        max_body_bytes=r.take(table, s, "max_body_bytes", int, 16_384),
+        templates_dir=Path(r.take(table, s, "templates_dir", str, str(REPO_ROOT / "templates"))),
+    )
+    r.leftovers(table, s)
+    return settings
+
+
+def _smtp(table: dict[str, Any], server: ServerSettings, dev: DevSettings, r: _Reader) -> SmtpSettings:
+    s = "smtp"
+    host = r.take(table, s, "host", str, "")
+    raw_port = r.resolve("smtp.port", table.pop("port", "auto"))
+    port: int | Literal["auto"] = "auto"
+    if raw_port == "auto":
+        port = "auto"
+    elif isinstance(raw_port, int | str) and str(raw_port).isdigit() and 0 < int(raw_port) < 65536:
+        port = int(raw_port)
+    else:
+        r.problems.append(f'smtp.port must be 587, 465, 2525 or "auto", not {raw_port!r}')
+    security = r.take(table, s, "security", str, "auto")
+    if security not in ("auto", "starttls", "tls", "none"):
+        r.problems.append(f"smtp.security must be auto, starttls, tls or none, not {security!r}")
+        security = "auto"
+    sender = r.take(table, s, "sender", str, "")
+    if not host:
+        if server.environment == "production":
+            r.problems.append(
+                "smtp.host is required in production: optin needs a relay to send confirmations"
+            )
+        host, port, security = "127.0.0.1", dev.mail_catcher_port, "none"
+        sender = sender or "optin (development) <optin@localhost>"
+        table.pop("username", None), table.pop("password", None)
+        smtp = SmtpSettings(host="", port=port, sender=sender, security="none")
+        r.leftovers(table, s)
+        return smtp
+    if port not in (*SMTP_PORTS, "auto") and security == "auto":
+        r.problems.append(f"smtp.port {port} is not 587, 465 or 2525: also set smtp.security")
+    if security == "none" and host not in ("127.0.0.1", "localhost", "::1"):
+        r.problems.append('smtp.security = "none" is only allowed for a relay on loopback')
+    if not sender or "@" not in sender:
+        r.problems.append('smtp.sender must be an address such as "Example News <news@example.com>"')
+    ca_file = r.take(table, s, "tls_ca_file", str, "")
+    if ca_file and not Path(ca_file).is_file():
+        r.problems.append(f"smtp.tls_ca_file {ca_file!r} does not exist")
+    smtp = SmtpSettings(
+        host=host,
+        port=port,
+        sender=sender,
+        username=r.take(table, s, "username", str, ""),
+        password=r.take(table, s, "password", str, ""),
+        tls_ca_file=ca_file,
+        security=security,
+        timeout=r.take(table, s, "timeout", float, 30.0),
+        helo_name=r.take(table, s, "helo_name", str, ""),
+    )
+    r.leftovers(table, s)
+    return smtp
+
+
+def _form(form_id: str, table: dict[str, Any], connectors: Mapping[str, Any], r: _Reader) -> FormSettings:
+    s = f"forms.{form_id}"
+    language = r.take(table, s, "language", str, "en")
+    if language not in LANGUAGES:
+        r.problems.append(f"{s}.language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+        language = "en"
+    origins = r.take(table, s, "allowed_origins", list, [])
+    for origin in origins:
+        parts = urlsplit(str(origin))
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+            r.problems.append(
+                f"{s}.allowed_origins: {origin!r} is not an origin like https://www.example.com"
+            )
+    connector = r.take(table, s, "connector", str, "builtin")
+    if connector != "builtin" and connector not in connectors:
+        r.problems.append(f"{s}.connector names {connector!r}, but there is no [connectors.{connector}]")
+    thank_you = r.take(table, s, "thank_you_url", str, "")
+    if thank_you and urlsplit(thank_you).scheme not in ("http", "https"):
+        r.problems.append(f"{s}.thank_you_url must be an http(s) URL")
+    policy_table = table.pop("verification", {})
+    try:
+        policy = Policy.from_mapping(policy_table) if policy_table else Policy()
+    except ConfigError as exc:
+        r.problems.extend(f"{s}.verification: {p}" for p in exc.problems)
+        policy = Policy()
+    form = FormSettings(
+        id=form_id,
+        title=r.take(table, s, "title", str, form_id.replace("-", " ").replace("_", " ").title()),
+        language=language,
+        allowed_origins=tuple(str(o).rstrip("/") for o in origins),
+        connector=connector,
+        thank_you_url=thank_you,
+        welcome_email=r.take(table, s, "welcome_email", bool, False),
+        consent_text=r.take(table, s, "consent_text", str, ""),
+        policy=policy,
+    )
+    r.leftovers(table, s)
+    return form
+
+
+def _dataclass_section(cls: type, table: dict[str, Any], section: str, r: _Reader) -> Any:
+    defaults = cls()
+    values = {
+        name: r.take(table, section, name, type(getattr(defaults, name)), getattr(defaults, name))
+        for name in defaults.__dataclass_fields__
+    }
+    r.leftovers(table, section)
+    return cls(**values)
+
+
+def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) -> Settings:
+    """Turn a parsed TOML document into Settings, or raise ConfigError listing every problem."""
+    reader = _Reader(env)
+    data = {k: v for k, v in raw.items()}
+    server = _server(_table(data, "server", reader), reader)
+    dev = _dataclass_section(DevSettings, _table(data, "dev", reader), "dev", reader)
+    smtp = _smtp(_table(data, "smtp", reader), server, dev, reader)
+    outbox = _dataclass_section(OutboxSettings, _table(data, "outbox", reader), "outbox", reader)
+    connectors: dict[str, dict[str, Any]] = {}
+    for name, table in _table(data, "connectors", reader).items():
+        if not isinstance(table, dict):
+            reader.problems.append(f"[connectors.{name}] must be a table")
+            continue
+        connectors[name] = {k: reader.resolve(f"connectors.{name}.{k}", v) for k, v in table.items()}
+    forms_raw = _table(data, "forms", reader)
+    if not forms_raw:
+        forms_raw = {"newsletter": {"title": "Demo Newsletter", "consent_text": DEMO_CONSENT}}
+    forms = {}
+    for form_id, table in forms_raw.items():
+        if not isinstance(table, dict):
+            reader.problems.append(f"[forms.{form_id}] must be a table")
+            continue
+        forms[form_id] = _form(form_id, dict(table), connectors, reader)
+    try:
+        verifier = VerifierConfig.from_mapping(
+            _table(data, "dns", reader), _table(data, "verification", reader)
+        )
+    except ConfigError as exc:
+        reader.problems.extend(exc.problems)
+        verifier = VerifierConfig()
+    reader.leftovers(data, "(top level)")
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return Settings(
+        server=server,
+        smtp=smtp,
+        forms=forms,
+        connectors=connectors,
+        outbox=outbox,
+        dev=dev,
+        verifier=verifier,
+        source=source,
+    )
+
+
+DEMO_CONSENT = "I agree to receive the newsletter by email and can unsubscribe at any time."
+
+
+def load_settings(path: str | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read ``path`` (or $OPTIN_CONFIG); with neither, use development defaults."""
+    env = dict(os.environ) if env is None else env
+    path = path or env.get("OPTIN_CONFIG") or None
+    if not path:
+        return build_settings({}, env, "built-in development defaults")
+    file = Path(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"the configuration file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return build_settings(raw, env, str(file))

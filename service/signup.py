@@ -1,0 +1,110 @@
+"""A visitor's signup: check it, record it with its consent, queue the confirmation email.
+
+Everything lands in one transaction, so a signup answered "accepted" is on disk together with
+the job that will email it. The outcome is deliberately not returned to the caller: the answer
+is the same whether the address is new, pending or already confirmed.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from service import jobs
+from service.errors import InputError
+from service.mail.compose import new_message_id
+from service.names import clean_name
+from service.settings import LANGUAGES, FormSettings, Settings
+from service.store import ConsentEvent, Store
+from service.verification import Verdict, Verifier
+
+MAX_URL_LENGTH = 2000
+MAX_USER_AGENT_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class SignupRequest:
+    form_id: str
+    email: str
+    first_name: object = None
+    last_name: object = None
+    language: object = None
+    consent: bool = False
+    page_url: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def pick_language(requested: object, form: FormSettings) -> str:
+    if isinstance(requested, str):
+        code = requested.strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return form.language
+
+
+class SignupService:
+    def __init__(
+        self, settings: Settings, store: Store, verifier: Verifier, wake: Callable[[], None]
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.verifier = verifier
+        self.wake = wake
+
+    def form(self, form_id: str) -> FormSettings:
+        form = self.settings.forms.get(form_id)
+        if form is None:
+            raise InputError(f"there is no form called {form_id!r}", field="form", status=404)
+        return form
+
+    async def check(self, form: FormSettings, email: str) -> Verdict:
+        if not email.strip():
+            raise InputError("please enter an email address", field="email")
+        if len(email) > 320:
+            raise InputError("that email address is too long", field="email")
+        verdict = await self.verifier.verify(email, form.policy)
+        if verdict.decision == "reject" or verdict.normalized is None:
+            message = verdict.message or "this email address cannot receive mail"
+            if verdict.suggestion:
+                message += f" Did you mean {verdict.suggestion}?"
+            raise InputError(message, field="email")
+        return verdict
+
+    async def subscribe(self, request: SignupRequest) -> None:
+        form = self.form(request.form_id)
+        verdict = await self.check(form, request.email)
+        if form.consent_text and not request.consent:
+            raise InputError("please tick the box to agree to receive emails", field="consent")
+        email = str(verdict.normalized)
+        first, last = clean_name(request.first_name), clean_name(request.last_name)
+        language = pick_language(request.language, form)
+        now = time.time()
+        event = ConsentEvent(
+            event="signup",
+            at=now,
+            ip=request.ip,
+            user_agent=(request.user_agent or "")[:MAX_USER_AGENT_LENGTH] or None,
+            page_url=(request.page_url or "")[:MAX_URL_LENGTH] or None,
+            consent_text=form.consent_text or None,
+            detail=f"form={form.id}",
+        )
+        async with self.store.transaction() as tx:
+            contact = await tx.contact_by_email(form.id, email)
+            if contact is not None and contact.status == "confirmed":
+                # Already on the list: record the attempt, send nothing, answer the same.
+                await tx.add_event(contact.id, ConsentEvent(**{**event.__dict__, "event": "signup_repeat"}))
+                return
+            if contact is None:
+                contact_id = await tx.insert_contact(form.id, email, first, last, language, now)
+            else:
+                contact_id = contact.id
+                await tx.refresh_pending(contact_id, first, last, language, now)
+            await tx.add_event(contact_id, event)
+            token_id = secrets.token_urlsafe(18)
+            await tx.add_confirmation(token_id, contact_id, now)
+            job = jobs.confirmation_email(contact_id, token_id, new_message_id(self.settings.smtp.sender))
+            await tx.enqueue(job, now)
+        self.wake()

@@ -1,0 +1,63 @@
+"""Plain records the store returns; no SQL and no I/O here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+ContactStatus = Literal["pending", "confirmed", "unsubscribed"]
+JobState = Literal["pending", "done", "dead", "dropped"]
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    id: int
+    form_id: str
+    email: str
+    first_name: str | None
+    last_name: str | None
+    language: str
+    status: ContactStatus
+    created_at: float
+    confirmed_at: float | None
+    unsubscribed_at: float | None
+
+
+@dataclass(frozen=True)
+class ConsentEvent:
+    """One line of a contact's consent ledger."""
+
+    event: str
+    at: float
+    ip: str | None = None
+    user_agent: str | None = None
+    page_url: str | None = None
+    consent_text: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """Work for the outbox; the idempotency key makes enqueueing the same work twice a no-op."""
+
+    kind: str
+    idempotency_key: str
+    payload: dict[str, Any]
+
+    def payload_json(self) -> str:
+        return json.dumps(self.payload, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    idempotency_key: str
+    payload: dict[str, Any]
+    state: JobState
+    attempts: int
+    run_at: float
+    last_error: str | None
+    created_at: float
+    updated_at: float

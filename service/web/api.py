@@ -1,0 +1,87 @@
+"""The public JSON API the widget (and a plain HTML form) talk to."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from service.errors import InputError
+from service.signup import SignupRequest
+from service.web.body import read_fields, text_field, truthy, wants_html
+from service.web.context import services
+from service.web.pages import error_page
+
+ACCEPTED = {
+    "status": "accepted",
+    "message": "Thanks! Please check your inbox and click the link to confirm your subscription.",
+}
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def subscribe(request: Request) -> Response:
+    svc = services(request)
+    form_id = request.path_params["form_id"]
+    html = wants_html(request)
+    try:
+        data = await read_fields(request, svc.settings.server.max_body_bytes)
+        email = text_field(data, "email", max_length=320) or ""
+        signup = SignupRequest(
+            form_id=form_id,
+            email=email,
+            first_name=text_field(data, "first_name", max_length=200),
+            last_name=text_field(data, "last_name", max_length=200),
+            language=text_field(data, "language", max_length=20),
+            consent=truthy(data.get("consent")),
+            page_url=text_field(data, "page_url", max_length=2000) or request.headers.get("referer"),
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
+        )
+        await svc.signup.subscribe(signup)
+    except InputError as exc:
+        if html:
+            return error_page(request, exc.message, exc.status)
+        return JSONResponse({"error": exc.message, "field": exc.field}, status_code=exc.status)
+    if html:
+        form = svc.settings.forms[form_id]
+        target = (
+            form.thank_you_url or f"{svc.settings.server.public_url}/thanks?{urlencode({'form': form_id})}"
+        )
+        return RedirectResponse(target, status_code=303)
+    return JSONResponse(ACCEPTED, status_code=202)
+
+
+async def form_config(request: Request) -> Response:
+    """What the widget needs to draw a form; nothing secret."""
+    svc = services(request)
+    form = svc.settings.forms.get(request.path_params["form_id"])
+    if form is None:
+        return JSONResponse({"error": "there is no such form"}, status_code=404)
+    body: dict[str, Any] = {
+        "id": form.id,
+        "title": form.title,
+        "language": form.language,
+        "consent_text": form.consent_text,
+        "consent_required": bool(form.consent_text),
+        "subscribe_url": f"{svc.settings.server.public_url}/v1/forms/{form.id}/subscribe",
+        "verify_url": f"{svc.settings.server.public_url}/v1/verify",
+        "strings": svc.renderer.strings(form.language),
+    }
+    return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})
+
+
+async def health(request: Request) -> Response:
+    svc = services(request)
+    counts = await svc.store.job_counts()
+    return JSONResponse(
+        {
+            "status": "ok",
+            "environment": svc.settings.server.environment,
+            "outbox": {"pending": counts.get("pending", 0), "dead": counts.get("dead", 0)},
+        }
+    )

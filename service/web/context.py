@@ -1,0 +1,37 @@
+"""The services a request handler may use, built once at start-up (see service.app)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from service.confirmation import Confirmations
+from service.connectors.base import Connector
+from service.mail.catcher import MailCatcher
+from service.outbox import OutboxWorker
+from service.render import Renderer
+from service.settings import Settings
+from service.signup import SignupService
+from service.store import Store
+from service.tokens import Tokens
+from service.verification import Verifier
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    renderer: Renderer
+    tokens: Tokens
+    verifier: Verifier
+    signup: SignupService
+    confirmations: Confirmations
+    worker: OutboxWorker
+    connectors: dict[str, Connector]
+    catcher: MailCatcher | None
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc

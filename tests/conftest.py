@@ -1,0 +1,51 @@
+"""Fixtures shared by the whole suite: a private CA, TLS contexts and SMTP relays on loopback."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from tests.support.relay import Relay, run_relay
+from tests.verification.dnszone import LoopbackDns, ZoneResolver, build_zone
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def server_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return context
+
+
+@pytest.fixture
+async def starttls_relay(server_context: ssl.SSLContext) -> AsyncIterator[Relay]:
+    async with run_relay(Relay(), mode="starttls", server_context=server_context) as relay:
+        yield relay
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'optin.db'}"
+
+
+@pytest.fixture(scope="session")
+def nameserver() -> Iterator[str]:
+    """The loopback DNS server with the test zone: no test ever asks a real resolver."""
+    server = LoopbackDns(ZoneResolver(build_zone())).start()
+    yield server.nameserver
+    server.stop()

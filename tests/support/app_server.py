@@ -1,0 +1,83 @@
+"""The real ASGI app served by uvicorn on a loopback port, inside the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import uvicorn
+
+from service.app import create_app
+from service.settings import Settings, build_settings
+
+SECRET = "test-secret-key-0123456789abcdef"
+
+
+def bound_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def free_port() -> int:
+    with bound_socket() as sock:
+        return int(sock.getsockname()[1])
+
+
+def make_settings(raw: dict[str, Any], env: dict[str, str] | None = None) -> Settings:
+    return build_settings(raw, env or {}, "test")
+
+
+def base_config(database: str, public_url: str, nameserver: str, **sections: Any) -> dict[str, Any]:
+    """Settings for a test service; DNS answers come from the loopback test zone only."""
+    config: dict[str, Any] = {
+        "dns": {"nameservers": [nameserver], "timeout": 1.0},
+        "server": {"public_url": public_url, "secret_key": SECRET, "database": database},
+        "outbox": {"base_delay": 0.2, "max_delay": 2.0, "poll_interval": 0.1, "lease_seconds": 3.0},
+        "forms": {"newsletter": {"title": "The Test Letter", "consent_text": "Yes, email me."}},
+    }
+    for name, value in sections.items():
+        config[name] = {**config.get(name, {}), **value}
+    return config
+
+
+@asynccontextmanager
+async def serve(configure: Callable[[str], Settings]) -> AsyncIterator[tuple[str, Settings]]:
+    """Bind a port first so the settings' public URL (used in emailed links) is the real one."""
+    sock = bound_socket()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = configure(url)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        yield url, settings
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def client(base_url: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base_url, timeout=10.0, follow_redirects=False)

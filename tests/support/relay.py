@@ -1,0 +1,93 @@
+"""A real SMTP relay on loopback (aiosmtpd) that records what it receives and can misbehave."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any, Literal
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+USER, PASSWORD = "relay-user", "relay-pass-123"
+
+
+@dataclass
+class Relay:
+    """Replies to DATA come from ``data_replies`` in order (then 250); ``delay`` slows DATA."""
+
+    data_replies: list[str] = field(default_factory=list)
+    rcpt_reply: str | None = None
+    delay: float = 0.0
+    messages: list[EmailMessage] = field(default_factory=list)
+    attempts: int = 0
+    port: int = 0
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.attempts += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.data_replies:
+            reply = self.data_replies.pop(0)
+            if not reply.startswith("250"):
+                return reply
+        parsed = message_from_bytes(bytes(envelope.original_content or b""), policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        USER.encode(),
+        PASSWORD.encode(),
+    )
+    return AuthResult(success=ok)
+
+
+@asynccontextmanager
+async def run_relay(
+    relay: Relay,
+    *,
+    mode: Literal["starttls", "tls", "none"],
+    server_context: ssl.SSLContext | None = None,
+    auth: bool = True,
+    port: int = 0,
+) -> AsyncIterator[Relay]:
+    loop = asyncio.get_running_loop()
+
+    def factory() -> SMTP:
+        return SMTP(
+            relay,
+            hostname="relay.test",
+            tls_context=server_context if mode == "starttls" else None,
+            require_starttls=mode == "starttls",
+            auth_required=auth,
+            auth_require_tls=mode == "starttls",
+            authenticator=_authenticator if auth else None,
+        )
+
+    server = await loop.create_server(
+        factory, "127.0.0.1", port, ssl=server_context if mode == "tls" else None
+    )
+    relay.port = server.sockets[0].getsockname()[1]
+    try:
+        yield relay
+    finally:
+        server.close()
+        await server.wait_closed()
