@@ -63,7 +63,7 @@ async def _smtp_test(settings: Settings, host: str | None) -> int:
         return 1
     mailer = SmtpMailer(settings.smtp, host=host)
     working = []
-    for port, mode in sorted(AUTO_ORDER):
+    for port, mode in AUTO_ORDER:
         route = Route(port, mode)
         try:
             methods = await mailer.probe(route)

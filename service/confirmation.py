@@ -48,11 +48,12 @@ class Confirmations:
             return LinkInfo(state)
         return LinkInfo(state, contact.language, self.settings.forms.get(contact.form_id))
 
-    async def _lookup(self, tx: Transaction, token_id: str) -> tuple[ContactRow | None, float | None]:
-        found = await tx.confirmation(token_id)
+    @staticmethod
+    def _lookup(tx: Transaction, token_id: str) -> tuple[ContactRow | None, float | None]:
+        found = tx.confirmation(token_id)
         if found is None:
             return None, None
-        return await tx.contact(found[0]), found[1]
+        return tx.contact(found[0]), found[1]
 
     async def inspect(self, token: str) -> LinkInfo:
         try:
@@ -61,8 +62,7 @@ class Confirmations:
             return await self._expired(exc)
         except TokenError:
             return LinkInfo("invalid")
-        async with self.store.transaction() as tx:
-            contact, used_at = await self._lookup(tx, token_id)
+        contact, used_at = await self.store.read(lambda tx: self._lookup(tx, token_id))
         if contact is None:
             return LinkInfo("invalid")
         if contact.status == "confirmed":
@@ -73,8 +73,7 @@ class Confirmations:
         token_id = exc.payload.get("t")
         if not isinstance(token_id, str):
             return LinkInfo("invalid")
-        async with self.store.transaction() as tx:
-            contact, _ = await self._lookup(tx, token_id)
+        contact, _ = await self.store.read(lambda tx: self._lookup(tx, token_id))
         if contact is not None and contact.status == "confirmed":
             return self._info("already_confirmed", contact)
         return self._info("expired", contact)
@@ -87,26 +86,28 @@ class Confirmations:
         except TokenError:
             return LinkInfo("invalid")
         now = time.time()
-        async with self.store.transaction() as tx:
-            contact, used_at = await self._lookup(tx, token_id)
+        welcome_id = new_message_id(self.settings.smtp.sender)
+        event = ConsentEvent("confirmation", now, ip=ip, user_agent=(user_agent or "")[:500] or None)
+
+        def record(tx: Transaction) -> LinkInfo:
+            contact, used_at = self._lookup(tx, token_id)
             if contact is None:
                 return LinkInfo("invalid")
             if contact.status == "confirmed" or used_at is not None:
                 return self._info("already_confirmed", contact)
-            await tx.use_confirmation(token_id, now)
-            await tx.set_status(contact.id, "confirmed", now)
-            await tx.add_event(
-                contact.id,
-                ConsentEvent("confirmation", now, ip=ip, user_agent=(user_agent or "")[:500] or None),
-            )
+            tx.use_confirmation(token_id, now)
+            tx.set_status(contact.id, "confirmed", now)
+            tx.add_event(contact.id, event)
             form = self.settings.forms.get(contact.form_id)
             if form is not None and form.connector != "builtin":
-                await tx.enqueue(jobs.connector_upsert(contact.id, form.connector, token_id), now)
+                tx.enqueue(jobs.connector_upsert(contact.id, form.connector, token_id), now)
             if form is not None and form.welcome_email:
-                message_id = new_message_id(self.settings.smtp.sender)
-                await tx.enqueue(jobs.welcome_email(contact.id, token_id, message_id), now)
+                tx.enqueue(jobs.welcome_email(contact.id, token_id, welcome_id), now)
+            return self._info("confirmed", contact)
+
+        info = await self.store.write(record)
         self.wake()
-        return self._info("confirmed", contact)
+        return info
 
     async def resend(self, token: str) -> LinkInfo:
         """A fresh confirmation email for an expired link, at most once per old link."""
@@ -117,24 +118,27 @@ class Confirmations:
         except TokenError:
             return LinkInfo("invalid")
         # Derived, so pressing "send me a new link" twice cannot send two emails.
-        fresh_id = hmac.new(
-            self.settings.server.secret_key.encode(), token_id.encode(), hashlib.sha256
-        ).hexdigest()[:24]
+        secret = self.settings.server.secret_key.encode()
+        fresh_id = hmac.new(secret, token_id.encode(), hashlib.sha256).hexdigest()[:24]
+        message_id = new_message_id(self.settings.smtp.sender)
         now = time.time()
-        async with self.store.transaction() as tx:
-            contact, _ = await self._lookup(tx, token_id)
+
+        def record(tx: Transaction) -> LinkInfo:
+            contact, _ = self._lookup(tx, token_id)
             if contact is None:
                 return LinkInfo("invalid")
             if contact.status != "pending":
                 return self._info(
                     "already_confirmed" if contact.status == "confirmed" else "unsubscribed", contact
                 )
-            if await tx.confirmation(fresh_id) is None:
-                await tx.add_confirmation(fresh_id, contact.id, now)
-                message_id = new_message_id(self.settings.smtp.sender)
-                await tx.enqueue(jobs.confirmation_email(contact.id, fresh_id, message_id), now)
+            if tx.confirmation(fresh_id) is None:
+                tx.add_confirmation(fresh_id, contact.id, now)
+                tx.enqueue(jobs.confirmation_email(contact.id, fresh_id, message_id), now)
+            return self._info("valid", contact)
+
+        info = await self.store.write(record)
         self.wake()
-        return self._info("valid", contact)
+        return info
 
     async def unsubscribe_target(self, token: str) -> ContactRow | None:
         try:
@@ -150,17 +154,19 @@ class Confirmations:
         if target is None:
             return None
         now = time.time()
-        async with self.store.transaction() as tx:
-            contact = await tx.contact(target.id)
+        event = ConsentEvent("unsubscribe", now, ip=ip, user_agent=(user_agent or "")[:500] or None)
+
+        def record(tx: Transaction) -> ContactRow | None:
+            contact = tx.contact(target.id)
             if contact is None or contact.status == "unsubscribed":
                 return contact
-            await tx.set_status(contact.id, "unsubscribed", now)
-            await tx.add_event(
-                contact.id,
-                ConsentEvent("unsubscribe", now, ip=ip, user_agent=(user_agent or "")[:500] or None),
-            )
+            tx.set_status(contact.id, "unsubscribed", now)
+            tx.add_event(contact.id, event)
             form = self.settings.forms.get(contact.form_id)
             if form is not None and form.connector != "builtin" and contact.status == "confirmed":
-                await tx.enqueue(jobs.connector_unsubscribe(contact.id, form.connector, now), now)
+                tx.enqueue(jobs.connector_unsubscribe(contact.id, form.connector, now), now)
+            return contact
+
+        contact = await self.store.write(record)
         self.wake()
         return contact

@@ -10,14 +10,14 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from service import jobs
 from service.errors import InputError
 from service.mail.compose import new_message_id
 from service.names import clean_name
 from service.settings import LANGUAGES, FormSettings, Settings
-from service.store import ConsentEvent, Store
+from service.store import ConsentEvent, Store, Transaction
 from service.verification import Verdict, Verifier
 
 MAX_URL_LENGTH = 2000
@@ -91,20 +91,23 @@ class SignupService:
             consent_text=form.consent_text or None,
             detail=f"form={form.id}",
         )
-        async with self.store.transaction() as tx:
-            contact = await tx.contact_by_email(form.id, email)
+        message_id = new_message_id(self.settings.smtp.sender)
+        token_id = secrets.token_urlsafe(18)
+
+        def record(tx: Transaction) -> None:
+            contact = tx.contact_by_email(form.id, email)
             if contact is not None and contact.status == "confirmed":
                 # Already on the list: record the attempt, send nothing, answer the same.
-                await tx.add_event(contact.id, ConsentEvent(**{**event.__dict__, "event": "signup_repeat"}))
+                tx.add_event(contact.id, replace(event, event="signup_repeat"))
                 return
             if contact is None:
-                contact_id = await tx.insert_contact(form.id, email, first, last, language, now)
+                contact_id = tx.insert_contact(form.id, email, first, last, language, now)
             else:
                 contact_id = contact.id
-                await tx.refresh_pending(contact_id, first, last, language, now)
-            await tx.add_event(contact_id, event)
-            token_id = secrets.token_urlsafe(18)
-            await tx.add_confirmation(token_id, contact_id, now)
-            job = jobs.confirmation_email(contact_id, token_id, new_message_id(self.settings.smtp.sender))
-            await tx.enqueue(job, now)
+                tx.refresh_pending(contact_id, first, last, language, now)
+            tx.add_event(contact_id, event)
+            tx.add_confirmation(token_id, contact_id, now)
+            tx.enqueue(jobs.confirmation_email(contact_id, token_id, message_id), now)
+
+        await self.store.write(record)
         self.wake()

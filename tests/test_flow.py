@@ -2,54 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from email.message import EmailMessage
-
-from service.settings import Settings
-from tests.support.app_server import base_config, client, make_settings, serve, wait_for
-from tests.support.relay import PASSWORD, USER, Relay
+from tests.support.app_server import HOOK_SECRET, client, link_in, relay_settings, serve, text_of, wait_for
+from tests.support.relay import Relay
 from tests.support.webhook_receiver import Receiver, run_receiver
-
-HOOK_SECRET = "whsec_" + "c2VjcmV0LXdlYmhvb2sta2V5LTEyMzQ1Ng=="
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
-def link_in(message: EmailMessage, path: str) -> str:
-    found = re.search(rf"http://127\.0\.0\.1:\d+/{path}/\S+", text_of(message))
-    assert found, text_of(message)
-    return found.group(0)
-
-
-def relay_settings(
-    db_url: str, nameserver: str, relay: Relay, ca_file: str, hook_url: str, **form: object
-) -> Callable[[str], Settings]:
-    def configure(url: str) -> Settings:
-        config = base_config(
-            db_url,
-            url,
-            nameserver,
-            smtp={
-                "host": "127.0.0.1",
-                "port": relay.port,
-                "security": "starttls",
-                "username": "env:SMTP_USER",
-                "password": "env:SMTP_PASSWORD",
-                "sender": "Test News <news@example.com>",
-                "tls_ca_file": ca_file,
-            },
-            connectors={"main-list": {"kind": "webhook", "url": hook_url, "secret": "env:HOOK_SECRET"}},
-        )
-        config["forms"]["newsletter"].update({"connector": "main-list", "welcome_email": True, **form})
-        env = {"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD, "HOOK_SECRET": HOOK_SECRET}
-        return make_settings(config, env)
-
-    return configure
 
 
 async def test_signup_confirm_list_unsubscribe(

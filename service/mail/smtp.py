@@ -45,6 +45,11 @@ def routes_for(settings: SmtpSettings, auto_order: Sequence[tuple[int, Mode]] = 
 class _CannotConnect(Exception):
     """This route does not work at all; in auto mode the next one is tried."""
 
+    def __init__(self, route: Route, reason: str) -> None:
+        self.route = route
+        self.reason = reason
+        super().__init__(f"{route}: {reason}")
+
 
 class SmtpMailer:
     """One connection per send: confirmations are rare enough, and this survives relay restarts."""
@@ -108,7 +113,7 @@ class SmtpMailer:
             ) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError, ssl.SSLError) as exc:
             client.close()
-            raise _CannotConnect(f"{route}: {_describe(exc)}") from exc
+            raise _CannotConnect(route, _describe(exc)) from exc
         return client
 
     async def probe(self, route: Route) -> str:
@@ -116,7 +121,7 @@ class SmtpMailer:
         try:
             client = await self._connect(route, min(self.settings.timeout, 10.0))
         except _CannotConnect as exc:
-            raise MailError(str(exc)) from exc
+            raise MailError(exc.reason) from exc
         try:
             banner = f"{client.server_auth_methods or 'no AUTH offered'}"
             await client.quit()
@@ -158,6 +163,12 @@ def _describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, aiosmtplib.SMTPException) and "STARTTLS" in text:
         return "the relay does not offer STARTTLS, and optin never sends in plaintext"
+    if isinstance(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
+        return f"the relay's TLS certificate is not trusted ({text}); set smtp.tls_ca_file for a private CA"
+    if isinstance(exc, aiosmtplib.SMTPConnectTimeoutError | TimeoutError):
+        return "no answer in time (a firewall may be dropping this port)"
+    if isinstance(exc, aiosmtplib.SMTPConnectError | ConnectionRefusedError):
+        return "connection refused (nothing listens there, or a firewall rejects it)"
     return text
 
 

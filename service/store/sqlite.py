@@ -1,8 +1,11 @@
-"""All of optin's SQL, for SQLite (aiosqlite).
+"""All of optin's SQL, for SQLite.
 
-One connection, serialised by a lock: SQLite has a single writer anyway, and WAL with
-``synchronous=FULL`` makes a committed signup survive a crash or a power cut. A ``busy_timeout``
-lets the CLI (``optin outbox``) work beside a running service.
+One connection lives on one thread of its own. Writes are *group-committed*: every operation
+that arrives while a commit is under way joins the next batch, which runs in one hop to that
+thread, each operation inside its own savepoint, and ends in one COMMIT. A caller is answered
+only after the COMMIT, and WAL with ``synchronous=FULL`` makes that commit survive a crash or
+a power cut; one fsync serves the whole batch. A ``busy_timeout`` lets the CLI
+(``optin outbox``) work beside a running service.
 """
 
 from __future__ import annotations
@@ -10,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from service.store.records import ConsentEvent, ContactRow, ContactStatus, Job, JobState, NewJob
 
@@ -39,28 +40,29 @@ def _job(row: sqlite3.Row | tuple[Any, ...]) -> Job:
 
 
 class Transaction:
-    """The writes one signup, confirmation or unsubscribe makes, committed together."""
+    """The reads and writes of one operation; runs on the database thread, inside a batch."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
 
-    async def contact_by_email(self, form_id: str, email: str) -> ContactRow | None:
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, params)
+
+    def contact_by_email(self, form_id: str, email: str) -> ContactRow | None:
         sql = f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE form_id = ? AND email = ?"
-        async with self._db.execute(sql, (form_id, email)) as cur:
-            row = await cur.fetchone()
+        row = self._db.execute(sql, (form_id, email)).fetchone()
         return _contact(row) if row else None
 
-    async def contact(self, contact_id: int) -> ContactRow | None:
-        async with self._db.execute(
+    def contact(self, contact_id: int) -> ContactRow | None:
+        row = self._db.execute(
             f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE id = ?", (contact_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        ).fetchone()
         return _contact(row) if row else None
 
-    async def insert_contact(
+    def insert_contact(
         self, form_id: str, email: str, first: str | None, last: str | None, language: str, now: float
     ) -> int:
-        cur = await self._db.execute(
+        cur = self._db.execute(
             "INSERT INTO contacts (form_id, email, first_name, last_name, language, status, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
             (form_id, email, first, last, language, now, now),
@@ -68,24 +70,24 @@ class Transaction:
         assert cur.lastrowid is not None
         return cur.lastrowid
 
-    async def refresh_pending(
+    def refresh_pending(
         self, contact_id: int, first: str | None, last: str | None, language: str, now: float
     ) -> None:
         """A new signup for an address that is pending or had left: details as now given."""
-        await self._db.execute(
+        self._db.execute(
             "UPDATE contacts SET first_name = ?, last_name = ?, language = ?, status = 'pending',"
             " unsubscribed_at = NULL, updated_at = ? WHERE id = ?",
             (first, last, language, now, contact_id),
         )
 
-    async def set_status(self, contact_id: int, status: ContactStatus, now: float) -> None:
+    def set_status(self, contact_id: int, status: ContactStatus, now: float) -> None:
         column = {"confirmed": "confirmed_at", "unsubscribed": "unsubscribed_at"}.get(status)
         stamp = f", {column} = ?" if column else ""
         params: tuple[Any, ...] = (status, now, now, contact_id) if column else (status, now, contact_id)
-        await self._db.execute(f"UPDATE contacts SET status = ?, updated_at = ?{stamp} WHERE id = ?", params)
+        self._db.execute(f"UPDATE contacts SET status = ?, updated_at = ?{stamp} WHERE id = ?", params)
 
-    async def add_event(self, contact_id: int, event: ConsentEvent) -> None:
-        await self._db.execute(
+    def add_event(self, contact_id: int, event: ConsentEvent) -> None:
+        self._db.execute(
             "INSERT INTO consent_events (contact_id, event, at, ip, user_agent, page_url, consent_text, detail)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -100,29 +102,28 @@ class Transaction:
             ),
         )
 
-    async def add_confirmation(self, token_id: str, contact_id: int, now: float) -> None:
-        await self._db.execute(
+    def add_confirmation(self, token_id: str, contact_id: int, now: float) -> None:
+        self._db.execute(
             "INSERT INTO confirmations (token_id, contact_id, created_at) VALUES (?, ?, ?)",
             (token_id, contact_id, now),
         )
 
-    async def confirmation(self, token_id: str) -> tuple[int, float | None] | None:
+    def confirmation(self, token_id: str) -> tuple[int, float | None] | None:
         """(contact id, used_at) for a link's token id."""
         sql = "SELECT contact_id, used_at FROM confirmations WHERE token_id = ?"
-        async with self._db.execute(sql, (token_id,)) as cur:
-            row = await cur.fetchone()
+        row = self._db.execute(sql, (token_id,)).fetchone()
         return (row[0], row[1]) if row else None
 
-    async def use_confirmation(self, token_id: str, now: float) -> bool:
+    def use_confirmation(self, token_id: str, now: float) -> bool:
         """Mark a link used; False if it already was (single use)."""
-        cur = await self._db.execute(
+        cur = self._db.execute(
             "UPDATE confirmations SET used_at = ? WHERE token_id = ? AND used_at IS NULL", (now, token_id)
         )
         return cur.rowcount == 1
 
-    async def enqueue(self, job: NewJob, now: float, run_at: float | None = None) -> bool:
+    def enqueue(self, job: NewJob, now: float, run_at: float | None = None) -> bool:
         """Add a job unless one with the same idempotency key exists; True if added."""
-        cur = await self._db.execute(
+        cur = self._db.execute(
             "INSERT INTO outbox (kind, idempotency_key, payload, state, run_at, created_at, updated_at)"
             " VALUES (?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
             (job.kind, job.idempotency_key, job.payload_json(), now if run_at is None else run_at, now, now),
@@ -130,52 +131,110 @@ class Transaction:
         return cur.rowcount == 1
 
 
+T = TypeVar("T")
+Operation = Callable[[Transaction], Any]
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+    for pragma in ("journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON", "busy_timeout = 10000"):
+        db.execute(f"PRAGMA {pragma}")
+    db.executescript(resources.files("service.store").joinpath("schema.sql").read_text())
+    return db
+
+
+def _run_batch(db: sqlite3.Connection, operations: list[Operation]) -> list[tuple[bool, Any]]:
+    """Run operations in one transaction; one failing rolls back only its own savepoint."""
+    outcomes: list[tuple[bool, Any]] = []
+    tx = Transaction(db)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for operation in operations:
+            db.execute("SAVEPOINT op")
+            try:
+                outcomes.append((True, operation(tx)))
+            except Exception as exc:
+                db.execute("ROLLBACK TO op")
+                outcomes.append((False, exc))
+            db.execute("RELEASE op")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return outcomes
+
+
 class SqliteStore:
     """The storage optin needs, behind a narrow interface; PostgreSQL will mirror it."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, executor: ThreadPoolExecutor, db: sqlite3.Connection) -> None:
+        self._executor = executor
         self._db = db
-        self._lock = asyncio.Lock()
+        self._queue: list[tuple[Operation, asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, url: str) -> SqliteStore:
         path = url.removeprefix("sqlite:///")
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
-        for pragma in (
-            "journal_mode = WAL",
-            "synchronous = FULL",
-            "foreign_keys = ON",
-            "busy_timeout = 10000",
-        ):
-            await db.execute(f"PRAGMA {pragma}")
-        schema = resources.files("service.store").joinpath("schema.sql").read_text()
-        await db.executescript(schema)
-        return cls(db)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="optin-sqlite")
+        db = await asyncio.get_running_loop().run_in_executor(executor, _connect, path)
+        return cls(executor, db)
 
     async def close(self) -> None:
-        await self._db.close()
+        if self._flusher is not None:
+            await self._flusher
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._db.close)
+        self._executor.shutdown(wait=True)
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield Transaction(self._db)
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            await self._db.execute("COMMIT")
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def read(self, query: Callable[[Transaction], T]) -> T:
+        """Run a read-only ``query`` on the database thread (a consistent WAL snapshot per statement)."""
+        return await self._call(lambda: query(Transaction(self._db)))
+
+    async def write(self, operation: Callable[[Transaction], T]) -> T:
+        """Run ``operation`` atomically; returns once it is durably committed."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((operation, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    outcomes = await self._call(_run_batch, self._db, [op for op, _ in batch])
+                except Exception as exc:  # the COMMIT itself failed: nothing in the batch happened
+                    outcomes = [(False, exc)] * len(batch)
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._flusher = None
+
+    def _fetch_sync(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        return self._db.execute(sql, params).fetchall()
 
     async def _fetch(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-        async with self._lock, self._db.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+        return await self._call(self._fetch_sync, sql, tuple(params))
 
     async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
-        async with self._lock:
-            cur = await self._db.execute(sql, tuple(params))
-            return cur.rowcount
+        values = tuple(params)
+        return await self.write(lambda tx: tx.execute(sql, values).rowcount)
+
+    async def _write_fetch(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        values = tuple(params)
+        return await self.write(lambda tx: tx.execute(sql, values).fetchall())
 
     # --- contacts -------------------------------------------------------------------------
 
@@ -204,7 +263,7 @@ class SqliteStore:
         """Lease up to ``limit`` due jobs; a lease left by a killed process expires and frees them."""
         kind_list = list(kinds) if kinds is not None else []
         kind_filter = f" AND kind IN ({', '.join('?' * len(kind_list))})" if kinds is not None else ""
-        rows = await self._fetch(
+        rows = await self._write_fetch(
             "UPDATE outbox SET locked_until = ?, attempts = attempts + 1, updated_at = ? WHERE id IN ("
             " SELECT id FROM outbox WHERE state = 'pending' AND run_at <= ?"
             f" AND (locked_until IS NULL OR locked_until < ?){kind_filter} ORDER BY run_at, id LIMIT ?)"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from email.message import EmailMessage
 from typing import Any
 
 import httpx
@@ -13,6 +15,7 @@ import uvicorn
 
 from service.app import create_app
 from service.settings import Settings, build_settings
+from tests.support.relay import PASSWORD, USER, Relay
 
 SECRET = "test-secret-key-0123456789abcdef"
 
@@ -81,3 +84,50 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: st
 
 def client(base_url: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=base_url, timeout=10.0, follow_redirects=False)
+
+
+HOOK_SECRET = "whsec_" + "c2VjcmV0LXdlYmhvb2sta2V5LTEyMzQ1Ng=="
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def link_in(message: EmailMessage, path: str) -> str:
+    found = re.search(rf"http://127\.0\.0\.1:\d+/{path}/\S+", text_of(message))
+    assert found, text_of(message)
+    return found.group(0)
+
+
+def relay_settings(
+    db_url: str, nameserver: str, relay: Relay, ca_file: str, hook_url: str = "", **form: object
+) -> Callable[[str], Settings]:
+    """A service that sends through ``relay`` (STARTTLS + AUTH) and, given a URL, to a webhook."""
+
+    def configure(url: str) -> Settings:
+        config = base_config(
+            db_url,
+            url,
+            nameserver,
+            smtp={
+                "host": "127.0.0.1",
+                "port": relay.port,
+                "security": "starttls",
+                "username": "env:SMTP_USER",
+                "password": "env:SMTP_PASSWORD",
+                "sender": "Test News <news@example.com>",
+                "tls_ca_file": ca_file,
+            },
+        )
+        if hook_url:
+            config["connectors"] = {
+                "main-list": {"kind": "webhook", "url": hook_url, "secret": "env:HOOK_SECRET"}
+            }
+            config["forms"]["newsletter"].update({"connector": "main-list", "welcome_email": True})
+        config["forms"]["newsletter"].update(form)
+        env = {"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD, "HOOK_SECRET": HOOK_SECRET}
+        return make_settings(config, env)
+
+    return configure

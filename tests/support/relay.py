@@ -57,7 +57,7 @@ def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, aut
         USER.encode(),
         PASSWORD.encode(),
     )
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)
 
 
 @asynccontextmanager
@@ -68,6 +68,7 @@ async def run_relay(
     server_context: ssl.SSLContext | None = None,
     auth: bool = True,
     port: int = 0,
+    host: str = "127.0.0.1",
 ) -> AsyncIterator[Relay]:
     loop = asyncio.get_running_loop()
 
@@ -82,9 +83,7 @@ async def run_relay(
             authenticator=_authenticator if auth else None,
         )
 
-    server = await loop.create_server(
-        factory, "127.0.0.1", port, ssl=server_context if mode == "tls" else None
-    )
+    server = await loop.create_server(factory, host, port, ssl=server_context if mode == "tls" else None)
     relay.port = server.sockets[0].getsockname()[1]
     try:
         yield relay

@@ -1,0 +1,145 @@
+"""Accepted signups per second, with durable writes, beside a bare Starlette JSON endpoint.
+
+Both run as uvicorn processes on loopback, fed the same requests by the same load generator in
+one run. optin's number includes everything a signup costs: parsing, verification (DNS answered
+from a warm cache, served by a loopback test zone), the SQLite transaction with fsync
+(WAL, synchronous=FULL) and the outbox worker emailing each confirmation to the development
+mail catcher in the same process.
+
+    .venv/bin/python -m bench.subscribe [--requests 3000] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from aiosmtpd.controller import Controller
+
+from bench.loadgen import Result, post_many
+from tests.support.app_server import SECRET, free_port
+from tests.verification.dnszone import LoopbackDns, ZoneResolver, build_zone
+
+REPO = Path(__file__).resolve().parent.parent
+PATH = "/v1/forms/newsletter/subscribe"
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.count += 1
+        return "250 OK"
+
+
+def start(args: list[str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{args} did not start")
+
+
+def body(prefix: str) -> object:
+    return lambda i: json.dumps({"email": f"{prefix}{i}@example.org", "consent": True}).encode()
+
+
+async def run(port: int, prefix: str, total: int, concurrency: int) -> Result:
+    return await post_many("127.0.0.1", port, PATH, body(prefix), total, concurrency)  # type: ignore[arg-type]
+
+
+def show(name: str, r: Result) -> str:
+    return (
+        f"{name:<28} {r.rate:8.0f} req/s   p50 {r.percentile(0.5):6.1f} ms   p99 {r.percentile(0.99):6.1f} ms"
+        f"   statuses {r.statuses}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+
+    dns = LoopbackDns(ZoneResolver(build_zone())).start()
+    sink = Sink()
+    sink_port = free_port()
+    catcher = Controller(sink, hostname="127.0.0.1", port=sink_port)
+    catcher.start()
+    tmp = Path(tempfile.mkdtemp(prefix="optin-bench-"))
+    ours_port, bare_port = free_port(), free_port()
+    config = tmp / "bench.toml"
+    config.write_text(
+        f"""[server]
+public_url = "http://127.0.0.1:{ours_port}"
+secret_key = "{SECRET}"
+database = "sqlite:///{tmp / "bench.db"}"
+[smtp]
+host = "127.0.0.1"
+port = {sink_port}
+security = "none"
+sender = "Bench <bench@example.com>"
+[dns]
+nameservers = ["{dns.nameserver}"]
+[forms.newsletter]
+title = "Bench"
+consent_text = "ok"
+""",
+        encoding="utf-8",
+    )
+    env_note = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
+    ours = start(["-m", "service", "--config", str(config), "serve", "--port", str(ours_port)], ours_port)
+    bare = start(
+        ["-m", "uvicorn", "bench.bare:app", "--port", str(bare_port), "--log-level", "warning"], bare_port
+    )
+    try:
+        asyncio.run(run(ours_port, "warm", 300, args.concurrency))
+        asyncio.run(run(bare_port, "warm", 300, args.concurrency))
+        results: dict[str, list[Result]] = {"optin": [], "bare": []}
+        for round_ in range(2):
+            results["optin"].append(
+                asyncio.run(run(ours_port, f"r{round_}-", args.requests, args.concurrency))
+            )
+            results["bare"].append(
+                asyncio.run(run(bare_port, f"r{round_}-", args.requests, args.concurrency))
+            )
+    finally:
+        ours.terminate()
+        bare.terminate()
+        ours.wait()
+        bare.wait()
+        dns.stop()
+        catcher.stop()
+    best = {name: max(rs, key=lambda r: r.rate) for name, rs in results.items()}
+    with sqlite3.connect(tmp / "bench.db") as db:
+        stored = db.execute("SELECT count(*) FROM contacts").fetchone()[0]
+    expected = 300 + 2 * args.requests
+    print(f"subscribe bench: {args.requests} requests x 2 rounds, {args.concurrency} connections, {env_note}")
+    print(show("optin POST subscribe", best["optin"]))
+    print(show("bare Starlette JSON", best["bare"]))
+    print(f"ratio optin/bare: {best['optin'].rate / best['bare'].rate:.2f}")
+    print(f"durable: {stored} of {expected} accepted signups are in the database")
+    print(f"emails the sink received during the run: {sink.count}")
+    if stored != expected or set(best["optin"].statuses) != {202}:
+        raise SystemExit("some signups were not accepted or not stored")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""`make run` with no configuration: a demo form, a mail catcher and the whole flow, clickable."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from service.errors import ConfigError
+from service.settings import Settings, build_settings
+from tests.support.app_server import client, serve, wait_for
+
+
+def development(database: str, nameserver: str) -> object:
+    def configure(url: str) -> Settings:
+        raw = {"server": {"public_url": url, "database": database}, "dns": {"nameservers": [nameserver]}}
+        return build_settings(raw, {}, "test")
+
+    return configure
+
+
+async def test_click_through_double_opt_in_with_the_mail_catcher(db_url: str, nameserver: str) -> None:
+    async with serve(development(db_url, nameserver)) as (url, settings):  # type: ignore[arg-type]
+        assert settings.uses_dev_mail_catcher
+        async with client(url) as http:
+            demo = await http.get("/")
+            assert demo.status_code == 200
+            assert '<script src="/widget.js" data-form="newsletter" async></script>' in demo.text
+            assert "/dev/mail" in demo.text
+            widget = await http.get("/widget.js")
+            assert widget.status_code == 200 and "javascript" in widget.headers["content-type"]
+            config = (await http.get("/v1/forms/newsletter")).json()
+            assert config["consent_required"] and config["strings"]["submit"] == "Subscribe"
+
+            answer = await http.post(
+                "/v1/forms/newsletter/subscribe", json={"email": "newcomer@example.org", "consent": True}
+            )
+            assert answer.status_code == 202
+
+            async def caught() -> str | None:
+                page = (await http.get("/dev/mail")).text
+                found = re.search(r'href="(http://127\.0\.0\.1:\d+/confirm/[^"]+)"', page)
+                return found.group(1) if found else None
+
+            link = await wait_for(caught, what="the confirmation in /dev/mail")
+            assert "newcomer@example.org" in (await http.get("/dev/mail")).text
+            detail = await http.get("/dev/mail/1")
+            assert detail.status_code == 200 and "Auto-Submitted" in detail.text
+            assert "Confirm my subscription" in (await http.get(link)).text
+            assert "You&#39;re subscribed!" in (await http.post(link)).text
+
+
+async def test_production_has_no_mail_viewer_and_needs_a_relay_and_secret(db_url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_settings({"server": {"environment": "production", "database": db_url}}, {}, "test")
+    problems = " ".join(caught.value.problems)
+    assert "secret_key is required" in problems and "smtp.host is required" in problems
+
+    def production(url: str) -> Settings:
+        raw = {
+            "server": {
+                "environment": "production",
+                "public_url": url,
+                "database": db_url,
+                "secret_key": "x" * 32,
+            },
+            "smtp": {"host": "127.0.0.1", "port": 2525, "sender": "News <news@example.com>"},
+        }
+        return build_settings(raw, {}, "test")
+
+    async with serve(production) as (url, settings):
+        assert not settings.uses_dev_mail_catcher
+        async with client(url) as http:
+            assert (await http.get("/dev/mail")).status_code == 404

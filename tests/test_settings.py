@@ -1,0 +1,90 @@
+"""Settings: TOML + env: references, every mistake explained in words, all at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.errors import ConfigError
+from service.settings import build_settings, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def problems_of(raw: dict[str, object], env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        build_settings(raw, env or {}, "test")
+    return caught.value.problems
+
+
+def test_env_references_keep_secrets_out_of_files(tmp_path: Path) -> None:
+    raw = {
+        "server": {"secret_key": "env:KEY", "database": f"sqlite:///{tmp_path}/x.db"},
+        "smtp": {
+            "host": "smtp.example.com",
+            "password": "env:PW",
+            "username": "u",
+            "sender": "a@example.com",
+        },
+    }
+    settings = build_settings(raw, {"KEY": "k" * 20, "PW": "hunter22"}, "test")
+    assert settings.server.secret_key == "k" * 20 and settings.smtp.password == "hunter22"
+    assert settings.smtp.port == "auto"
+
+
+def test_every_problem_is_reported_in_words() -> None:
+    problems = problems_of(
+        {
+            "server": {"secret_key": "env:MISSING", "public_url": "ftp://x", "colour": "blue"},
+            "smtp": {"host": "smtp.example.com", "port": 25, "sender": "nobody"},
+            "forms": {
+                "news": {"language": "it", "connector": "ghost", "allowed_origins": ["www.example.com"]}
+            },
+            "connectors": {},
+            "outbox": {"concurrency": "many"},
+            "dns": {"nameservers": ["not-an-ip"]},
+        }
+    )
+    text = "\n".join(problems)
+    for expected in (
+        "server.secret_key refers to the environment variable MISSING, which is not set",
+        "server.public_url must be an http(s) URL",
+        "server.colour is not a setting optin knows",
+        "smtp.port 25 is not 587, 465 or 2525: also set smtp.security",
+        "smtp.sender must be an address",
+        "forms.news.language must be one of en, fr, es, de",
+        "forms.news.connector names 'ghost', but there is no [connectors.ghost]",
+        "'www.example.com' is not an origin like https://www.example.com",
+        "outbox.concurrency must be a int",
+        "nameserver 'not-an-ip'",
+    ):
+        assert expected in text, f"missing: {expected}\n{text}"
+
+
+def test_plaintext_only_for_a_loopback_relay() -> None:
+    problems = problems_of(
+        {"smtp": {"host": "smtp.example.com", "port": 25, "security": "none", "sender": "a@example.com"}}
+    )
+    assert any("only allowed for a relay on loopback" in p for p in problems)
+
+
+def test_a_bad_verification_policy_is_reported() -> None:
+    problems = problems_of({"forms": {"news": {"verification": {"reject_disposable": "yes"}}}})
+    assert any(p.startswith("forms.news.verification:") for p in problems)
+
+
+def test_missing_and_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(str(tmp_path / "nope.toml"), {})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[server\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(str(broken), {})
+
+
+def test_the_documented_example_is_valid(tmp_path: Path) -> None:
+    env = {name: "x" * 24 for name in ("OPTIN_SECRET_KEY", "SMTP_USER", "SMTP_PASSWORD", "WEBHOOK_SECRET")}
+    settings = load_settings(str(REPO / "deploy" / "example.toml"), env)
+    assert settings.server.environment == "production"
+    assert settings.forms["newsletter"].connector == "main-list"

@@ -1,0 +1,149 @@
+"""The SMTP mailer against real aiosmtpd relays: TLS modes, AUTH, failures, port auto-detection."""
+
+from __future__ import annotations
+
+import ssl
+from email.message import EmailMessage
+
+import pytest
+
+from service.errors import MailError
+from service.mail.smtp import SmtpMailer
+from service.settings import SmtpSettings
+from service.store import open_store
+from tests.support.app_server import client, free_port, relay_settings, serve, wait_for
+from tests.support.relay import PASSWORD, USER, Relay, run_relay
+
+
+def smtp(port: int | str, security: str, ca_file: str = "", password: str = PASSWORD) -> SmtpSettings:
+    return SmtpSettings(
+        host="127.0.0.1",
+        port=port,  # type: ignore[arg-type]
+        security=security,  # type: ignore[arg-type]
+        sender="News <news@example.com>",
+        username=USER,
+        password=password,
+        tls_ca_file=ca_file,
+        timeout=5.0,
+    )
+
+
+def message(to: str = "reader@example.org") -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "News <news@example.com>", to, "hello"
+    msg["Message-ID"] = "<fixed-id@example.com>"
+    msg.set_content("hello")
+    return msg
+
+
+async def test_starttls_with_auth(starttls_relay: Relay, ca_file: str) -> None:
+    reply = await SmtpMailer(smtp(starttls_relay.port, "starttls", ca_file)).send(message())
+    assert "STARTTLS" in reply
+    assert [m["Message-ID"] for m in starttls_relay.messages] == ["<fixed-id@example.com>"]
+
+
+async def test_implicit_tls(server_context: ssl.SSLContext, ca_file: str) -> None:
+    async with run_relay(Relay(), mode="tls", server_context=server_context) as relay:
+        reply = await SmtpMailer(smtp(relay.port, "tls", ca_file)).send(message())
+        assert "implicit TLS" in reply
+        assert len(relay.messages) == 1
+
+
+async def test_wrong_password_is_transient_and_says_so(starttls_relay: Relay, ca_file: str) -> None:
+    with pytest.raises(MailError) as caught:
+        await SmtpMailer(smtp(starttls_relay.port, "starttls", ca_file, password="wrong")).send(message())
+    assert not caught.value.permanent
+    assert "username or password" in caught.value.detail and caught.value.code == 535
+    assert starttls_relay.messages == []
+
+
+async def test_never_plaintext_when_the_relay_offers_no_starttls(ca_file: str) -> None:
+    async with run_relay(Relay(), mode="none", auth=False) as relay:
+        with pytest.raises(MailError) as caught:
+            await SmtpMailer(smtp(relay.port, "starttls", ca_file)).send(message())
+        assert "never sends in plaintext" in caught.value.detail
+        assert relay.messages == []
+
+
+async def test_untrusted_certificate_is_refused(starttls_relay: Relay) -> None:
+    with pytest.raises(MailError) as caught:
+        await SmtpMailer(smtp(starttls_relay.port, "starttls")).send(message())
+    assert "certificate" in caught.value.detail.lower()
+    assert starttls_relay.messages == []
+
+
+async def test_recipient_refused_with_5xx_is_permanent(server_context: ssl.SSLContext, ca_file: str) -> None:
+    relay = Relay(rcpt_reply="550 5.1.1 no such mailbox")
+    async with run_relay(relay, mode="starttls", server_context=server_context):
+        with pytest.raises(MailError) as caught:
+            await SmtpMailer(smtp(relay.port, "starttls", ca_file)).send(message())
+        assert caught.value.permanent and caught.value.code == 550
+        assert "no such mailbox" in caught.value.detail
+
+
+async def test_auto_falls_back_when_the_first_port_is_closed_and_remembers(
+    starttls_relay: Relay, server_context: ssl.SSLContext, ca_file: str
+) -> None:
+    closed = free_port()  # nothing listens: stands for a firewalled 587
+    remembered: list[str] = []
+
+    async def remember(port: str) -> None:
+        remembered.append(port)
+
+    async with run_relay(Relay(), mode="tls", server_context=server_context) as implicit:
+        order = [(closed, "starttls"), (starttls_relay.port, "starttls"), (implicit.port, "tls")]
+        mailer = SmtpMailer(smtp("auto", "auto", ca_file), remember=remember, auto_order=order)  # type: ignore[arg-type]
+        reply = await mailer.send(message())
+        assert f"port {starttls_relay.port}" in reply and len(starttls_relay.messages) == 1
+        assert remembered == [str(starttls_relay.port)]
+
+        # A new process recalls the port that worked and goes straight to it.
+        async def recall() -> str | None:
+            return str(implicit.port)
+
+        again = SmtpMailer(smtp("auto", "auto", ca_file), recall=recall, auto_order=order)  # type: ignore[arg-type]
+        assert f"port {implicit.port}" in await again.send(message())
+        assert len(implicit.messages) == 1 and len(starttls_relay.messages) == 1
+
+
+async def test_auto_reports_every_port_when_none_works(ca_file: str) -> None:
+    order = [(free_port(), "starttls"), (free_port(), "tls")]
+    mailer = SmtpMailer(smtp("auto", "auto", ca_file), auto_order=order)  # type: ignore[arg-type]
+    with pytest.raises(MailError) as caught:
+        await mailer.send(message())
+    assert not caught.value.permanent
+    assert "(STARTTLS): connection refused" in caught.value.detail
+    assert "(implicit TLS): connection refused" in caught.value.detail
+
+
+async def test_outbox_retries_a_451_and_dead_letters_a_550(
+    server_context: ssl.SSLContext, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    relay = Relay(data_replies=["451 4.3.0 try again later", "250 ok", "550 5.7.1 rejected by policy"])
+    async with run_relay(relay, mode="starttls", server_context=server_context):
+        async with serve(relay_settings(db_url, nameserver, relay, ca_file)) as (url, _):
+            async with client(url) as http:
+                first = await http.post(
+                    "/v1/forms/newsletter/subscribe", json={"email": "ann@example.org", "consent": True}
+                )
+                assert first.status_code == 202
+                await wait_for(lambda: relay.to("ann@example.org"), what="delivery after a 451")
+                await http.post(
+                    "/v1/forms/newsletter/subscribe", json={"email": "ben@example.org", "consent": True}
+                )
+
+                async def dead() -> bool:
+                    health = (await http.get("/healthz")).json()
+                    return bool(health["outbox"]["dead"] == 1)
+
+                await wait_for(dead, what="the 550 to be dead-lettered")
+    assert relay.attempts == 3 and len(relay.messages) == 1
+    store = await open_store(db_url)
+    try:
+        jobs = {j.payload["contact_id"]: j for j in await store.jobs()}
+        delivered, refused = jobs[1], jobs[2]
+        assert delivered.state == "done" and delivered.attempts == 2
+        assert refused.state == "dead" and refused.attempts == 1
+        assert refused.last_error is not None and "550 5.7.1 rejected by policy" in refused.last_error
+    finally:
+        await store.close()
