@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from service.errors import ConfigError, MailError
+from service.logs import configure_logging
 from service.settings import Settings, load_settings
 
 
@@ -27,11 +27,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     host = args.host or settings.server.host
     port = args.port or settings.server.port
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     print(f"optin ({settings.server.environment}) on http://{host}:{port} — settings: {settings.source}")
     if settings.uses_dev_mail_catcher:
         print(f"No SMTP relay configured: mail is caught and shown at {settings.server.public_url}/dev/mail")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", server_header=False)
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level="info", server_header=False, log_config=None
+    )
     return 0
 
 

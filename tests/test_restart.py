@@ -169,3 +169,8 @@ async def test_sigkill_mid_flight_loses_nothing_and_sends_nothing_twice(
         print(
             f"webhooks: {len(receiver.events)} deliveries for {COUNT} contacts ({deliveries_before_kill} before)"
         )
+
+        log = (tmp_path / "service.log").read_text()
+        assert "POST /confirm/…" in log  # the access log is there, with the token hidden
+        assert not any(address in log for address in addresses)
+        assert not any(link.rsplit("/", 1)[1] in log for link in links.values())
