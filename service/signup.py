@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from service import jobs
 from service.errors import InputError
+from service.guards import SignupGuard
 from service.mail.compose import new_message_id
 from service.names import clean_name
 from service.settings import LANGUAGES, FormSettings, Settings
@@ -35,6 +37,8 @@ class SignupRequest:
     page_url: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+    source: str = "form"  # "form" (widget or HTML form) or "hook" (a contact-form plugin)
+    fields: Mapping[str, Any] = field(default_factory=dict)  # everything submitted, for guards
 
 
 def pick_language(requested: object, form: FormSettings) -> str:
@@ -47,12 +51,18 @@ def pick_language(requested: object, form: FormSettings) -> str:
 
 class SignupService:
     def __init__(
-        self, settings: Settings, store: Store, verifier: Verifier, wake: Callable[[], None]
+        self,
+        settings: Settings,
+        store: Store,
+        verifier: Verifier,
+        wake: Callable[[], None],
+        guards: Sequence[SignupGuard] = (),
     ) -> None:
         self.settings = settings
         self.store = store
         self.verifier = verifier
         self.wake = wake
+        self.guards = list(guards)
 
     def form(self, form_id: str) -> FormSettings:
         form = self.settings.forms.get(form_id)
@@ -75,6 +85,8 @@ class SignupService:
 
     async def subscribe(self, request: SignupRequest) -> None:
         form = self.form(request.form_id)
+        for guard in self.guards:
+            await guard.check(form, request)
         verdict = await self.check(form, request.email)
         if form.consent_text and not request.consent:
             raise InputError("please tick the box to agree to receive emails", field="consent")

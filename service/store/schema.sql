@@ -55,3 +55,10 @@ CREATE TABLE IF NOT EXISTS kv (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- Things that may happen only once (a solved challenge, a signed request, a submission id),
+-- shared by every instance; rows are useless after expires_at and purged.
+CREATE TABLE IF NOT EXISTS once_keys (
+    key        TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -118,6 +119,15 @@ class Transaction:
         """Mark a link used; False if it already was (single use)."""
         cur = self._db.execute(
             "UPDATE confirmations SET used_at = ? WHERE token_id = ? AND used_at IS NULL", (now, token_id)
+        )
+        return cur.rowcount == 1
+
+    def claim_once(self, key: str, expires_at: float, now: float) -> bool:
+        """True the first time ``key`` is claimed (until it expires); False on every replay."""
+        self._db.execute("DELETE FROM once_keys WHERE key = ? AND expires_at < ?", (key, now))
+        cur = self._db.execute(
+            "INSERT INTO once_keys (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+            (key, expires_at),
         )
         return cur.rowcount == 1
 
@@ -333,6 +343,13 @@ class SqliteStore:
     async def job_counts(self) -> dict[str, int]:
         rows = await self._fetch("SELECT state, count(*) FROM outbox GROUP BY state")
         return {state: count for state, count in rows}
+
+    async def claim_once(self, key: str, ttl: float) -> bool:
+        now = time.time()
+        return await self.write(lambda tx: tx.claim_once(key, now + ttl, now))
+
+    async def purge_expired(self, now: float) -> int:
+        return await self._write("DELETE FROM once_keys WHERE expires_at < ?", (now,))
 
     # --- small durable key/value facts (e.g. which SMTP port worked) -------------------------
 

@@ -41,6 +41,7 @@ async def subscribe(request: Request) -> Response:
             page_url=text_field(data, "page_url", max_length=2000) or request.headers.get("referer"),
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent"),
+            fields=data,
         )
         await svc.signup.subscribe(signup)
     except InputError as exc:
