@@ -43,12 +43,33 @@ def _sendgrid(name: str, options: Mapping[str, Any]) -> Connector:
     return SendGridConnector.from_options(name, options)
 
 
+def _getresponse(name: str, options: Mapping[str, Any]) -> Connector:
+    from service.connectors.getresponse import GetResponseConnector
+
+    return GetResponseConnector.from_options(name, options)
+
+
+def _kit(name: str, options: Mapping[str, Any]) -> Connector:
+    from service.connectors.kit import KitConnector
+
+    return KitConnector.from_options(name, options)
+
+
+def _mailjet(name: str, options: Mapping[str, Any]) -> Connector:
+    from service.connectors.mailjet import MailjetConnector
+
+    return MailjetConnector.from_options(name, options)
+
+
 KINDS: dict[str, ConnectorFactory] = {
     "webhook": _webhook,
     "builtin": _builtin,
     "mailchimp": _mailchimp,
     "brevo": _brevo,
     "sendgrid": _sendgrid,
+    "getresponse": _getresponse,
+    "kit": _kit,
+    "mailjet": _mailjet,
 }
 
 

@@ -1,0 +1,76 @@
+"""The contract checker itself: it finds the documents, and it does reject what breaks them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.connectors import specs
+from tests.fake_esps.brevo import FakeBrevo
+from tests.fake_esps.getresponse import FakeGetResponse
+from tests.fake_esps.kit import FakeKit
+from tests.fake_esps.mailchimp import FakeMailchimp
+from tests.fake_esps.sendgrid import FakeSendGrid
+from tests.fake_esps.server import FakeEsp
+
+
+def test_missing_spec_directory_fails_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(specs, "SPECS", Path("/nonexistent/esp-specs"))
+    with pytest.raises(pytest.fail.Exception, match="shared/esp-specs directory"):
+        specs.spec_file("kit_v4_openapi.json")
+
+
+async def _rejected(
+    fake: FakeEsp, method: str, path: str, body: object, headers: dict[str, str]
+) -> list[str]:
+    async with httpx.AsyncClient(base_url=fake.base_url, headers=headers) as client:
+        await client.request(method, path, json=body)
+    found, fake.violations[:] = list(fake.violations), []
+    return found
+
+
+async def test_mailchimp_checker_rejects_bad_status_and_missing_auth(mailchimp: FakeMailchimp) -> None:
+    auth = {"Authorization": "Basic " + "b3B0aW46MDEyMzQ1Njc4OWFiY2RlZi11czIx"}
+    path = f"/3.0/lists/{mailchimp.list_id}/members/abc"
+    bad_status = await _rejected(mailchimp, "PUT", path, {"status_if_new": "maybe"}, auth)
+    no_auth = await _rejected(mailchimp, "GET", f"/3.0/lists/{mailchimp.list_id}", None, {})
+    assert bad_status and "maybe" in bad_status[0]
+    assert no_auth and "Security" in no_auth[0]
+
+
+async def test_brevo_checker_rejects_string_list_ids(brevo: FakeBrevo) -> None:
+    found = await _rejected(
+        brevo,
+        "POST",
+        "/v3/contacts",
+        {"email": "a@example.org", "listIds": ["seven"]},
+        {"api-key": brevo.api_key},
+    )
+    assert found and "listIds" in found[0] + str(found)
+
+
+async def test_sendgrid_checker_rejects_a_list_id_that_is_no_uuid(sendgrid: FakeSendGrid) -> None:
+    body = {"list_ids": ["news"], "contacts": [{"email": "a@example.org"}]}
+    found = await _rejected(
+        sendgrid, "PUT", "/v3/marketing/contacts", body, {"Authorization": "Bearer SG.test"}
+    )
+    assert found and "uuid" in found[0]
+
+
+async def test_getresponse_checker_rejects_a_scalar_custom_field_value(getresponse: FakeGetResponse) -> None:
+    body = {
+        "email": "a@example.org",
+        "campaign": {"campaignId": "V8bN"},
+        "customFieldValues": [{"customFieldId": "pY7c", "value": "not a list"}],
+    }
+    found = await _rejected(getresponse, "POST", "/v3/contacts", body, {"X-Auth-Token": "api-key gr-key"})
+    assert found and "customFieldValues" in found[0]
+
+
+async def test_kit_checker_rejects_a_form_call_without_email(kit: FakeKit) -> None:
+    found = await _rejected(
+        kit, "POST", f"/v4/forms/{kit.form_id}/subscribers", {}, {"X-Kit-Api-Key": "kit_key"}
+    )
+    assert found and "email_address" in found[0]

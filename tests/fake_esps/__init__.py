@@ -1,0 +1,1 @@
+"""Fake ESPs: real HTTP servers on loopback that follow each vendor's documented contract."""
