@@ -27,7 +27,7 @@ from service.signup import SignupService
 from service.store import Store, open_store
 from service.tokens import Tokens
 from service.verification import Verifier
-from service.web import api, dev, pages
+from service.web import api, dev, hooks, pages
 from service.web.cors import FormCors
 from service.web.pages import PAGE_HEADERS
 
@@ -90,6 +90,8 @@ def routes(settings: Settings) -> list[Route]:
         Route("/v1/verify", verify_endpoint, methods=["POST"]),
         Route("/v1/forms/{form_id}", api.form_config),
         Route("/v1/forms/{form_id}/subscribe", api.subscribe, methods=["POST"]),
+        Route("/v1/hooks/{form_id}", hooks.receive, methods=["POST"]),
+        Route("/v1/hooks/{form_id}/{url_token}", hooks.receive, methods=["POST"]),
         Route("/thanks", pages.thanks),
         Route("/confirm/resend", pages.resend, methods=["POST"]),
         Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),

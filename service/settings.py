@@ -38,6 +38,7 @@ class ServerSettings:
     token_max_age_days: float = 7.0
     unsubscribe_max_age_days: float = 730.0
     max_body_bytes: int = 16_384
+    owner_email: str = ""
     templates_dir: Path = REPO_ROOT / "templates"
 
     @property
@@ -70,6 +71,21 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class HookSettings:
+    """How a contact-form plugin or a no-code tool posts submissions (``[forms.NAME.hook]``)."""
+
+    secret: str
+    email_field: str = "email"
+    consent_field: str = "consent"
+    first_name_field: str = ""
+    last_name_field: str = ""
+    language_field: str = ""
+    submission_id_field: str = "submission_id"
+    url_token: str = ""  # secret-URL mode for senders that cannot compute an HMAC
+    tolerance_seconds: int = 300
+
+
+@dataclass(frozen=True)
 class FormSettings:
     id: str
     title: str
@@ -80,6 +96,7 @@ class FormSettings:
     welcome_email: bool = False
     consent_text: str = ""
     policy: Policy = field(default_factory=Policy)
+    hook: HookSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +215,7 @@ def _server(table: dict[str, Any], r: _Reader) -> ServerSettings:
         token_max_age_days=r.take(table, s, "token_max_age_days", float, 7.0),
         unsubscribe_max_age_days=r.take(table, s, "unsubscribe_max_age_days", float, 730.0),
         max_body_bytes=r.take(table, s, "max_body_bytes", int, 16_384),
+        owner_email=r.take(table, s, "owner_email", str, ""),
         templates_dir=Path(r.take(table, s, "templates_dir", str, str(REPO_ROOT / "templates"))),
     )
     r.leftovers(table, s)
@@ -274,6 +292,7 @@ def _form(form_id: str, table: dict[str, Any], connectors: Mapping[str, Any], r:
     thank_you = r.take(table, s, "thank_you_url", str, "")
     if thank_you and urlsplit(thank_you).scheme not in ("http", "https"):
         r.problems.append(f"{s}.thank_you_url must be an http(s) URL")
+    hook = _hook(s, table.pop("hook", None), r)
     policy_table = table.pop("verification", {})
     try:
         policy = Policy.from_mapping(policy_table) if policy_table else Policy()
@@ -290,9 +309,33 @@ def _form(form_id: str, table: dict[str, Any], connectors: Mapping[str, Any], r:
         welcome_email=r.take(table, s, "welcome_email", bool, False),
         consent_text=r.take(table, s, "consent_text", str, ""),
         policy=policy,
+        hook=hook,
     )
     r.leftovers(table, s)
     return form
+
+
+def _hook(form_section: str, raw: object, r: _Reader) -> HookSettings | None:
+    if raw is None:
+        return None
+    s = f"{form_section}.hook"
+    if not isinstance(raw, dict):
+        r.problems.append(f"[{s}] must be a table")
+        return None
+    table = dict(raw)
+    secret = r.take(table, s, "secret", str, "")
+    if len(secret) < 16:
+        r.problems.append(f'{s}.secret must be at least 16 characters (use secret = "env:NAME")')
+    url_token = r.take(table, s, "url_token", str, "")
+    if url_token and len(url_token) < 24:
+        r.problems.append(f"{s}.url_token must be at least 24 random characters: it is a password in a URL")
+    defaults = HookSettings(secret="")
+    names = [n for n in HookSettings.__dataclass_fields__ if n not in ("secret", "url_token")]
+    values = {n: r.take(table, s, n, type(getattr(defaults, n)), getattr(defaults, n)) for n in names}
+    if not values["email_field"] or not values["consent_field"]:
+        r.problems.append(f"{s}: email_field and consent_field must name the submission's fields")
+    r.leftovers(table, s)
+    return HookSettings(secret=secret, url_token=url_token, **values)
 
 
 def _dataclass_section(cls: type, table: dict[str, Any], section: str, r: _Reader) -> Any:

@@ -24,6 +24,7 @@ from service.verification import Verdict, Verifier
 
 MAX_URL_LENGTH = 2000
 MAX_USER_AGENT_LENGTH = 500
+ONCE_TTL = 90 * 86_400.0  # how long a sender's submission id is remembered
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class SignupRequest:
     user_agent: str | None = None
     source: str = "form"  # "form" (widget or HTML form) or "hook" (a contact-form plugin)
     fields: Mapping[str, Any] = field(default_factory=dict)  # everything submitted, for guards
+    once_key: str | None = None  # a sender's submission id: the same one twice signs up once
 
 
 def pick_language(requested: object, form: FormSettings) -> str:
@@ -83,7 +85,8 @@ class SignupService:
             raise InputError(message, field="email")
         return verdict
 
-    async def subscribe(self, request: SignupRequest) -> None:
+    async def subscribe(self, request: SignupRequest) -> bool:
+        """Record the signup; False when ``once_key`` was seen before (nothing new was done)."""
         form = self.form(request.form_id)
         for guard in self.guards:
             await guard.check(form, request)
@@ -101,17 +104,19 @@ class SignupService:
             user_agent=(request.user_agent or "")[:MAX_USER_AGENT_LENGTH] or None,
             page_url=(request.page_url or "")[:MAX_URL_LENGTH] or None,
             consent_text=form.consent_text or None,
-            detail=f"form={form.id}",
+            detail=f"form={form.id} via={request.source}",
         )
         message_id = new_message_id(self.settings.smtp.sender)
         token_id = secrets.token_urlsafe(18)
 
-        def record(tx: Transaction) -> None:
+        def record(tx: Transaction) -> bool:
+            if request.once_key and not tx.claim_once(request.once_key, now + ONCE_TTL, now):
+                return False
             contact = tx.contact_by_email(form.id, email)
             if contact is not None and contact.status == "confirmed":
                 # Already on the list: record the attempt, send nothing, answer the same.
                 tx.add_event(contact.id, replace(event, event="signup_repeat"))
-                return
+                return True
             if contact is None:
                 contact_id = tx.insert_contact(form.id, email, first, last, language, now)
             else:
@@ -120,6 +125,8 @@ class SignupService:
             tx.add_event(contact_id, event)
             tx.add_confirmation(token_id, contact_id, now)
             tx.enqueue(jobs.confirmation_email(contact_id, token_id, message_id), now)
+            return True
 
-        await self.store.write(record)
+        done = await self.store.write(record)
         self.wake()
+        return done

@@ -84,7 +84,10 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
 
 
 def test_the_documented_example_is_valid(tmp_path: Path) -> None:
-    env = {name: "x" * 24 for name in ("OPTIN_SECRET_KEY", "SMTP_USER", "SMTP_PASSWORD", "WEBHOOK_SECRET")}
+    names = ("OPTIN_SECRET_KEY", "SMTP_USER", "SMTP_PASSWORD", "WEBHOOK_SECRET", "CONTACT_HOOK_SECRET")
+    env = {name: "x" * 24 for name in names}
     settings = load_settings(str(REPO / "deploy" / "example.toml"), env)
     assert settings.server.environment == "production"
     assert settings.forms["newsletter"].connector == "main-list"
+    hook = settings.forms["contact"].hook
+    assert hook is not None and hook.email_field == "your-email"

@@ -34,8 +34,11 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 async def read_fields(request: Request, limit: int) -> dict[str, Any]:
     """The submitted fields as a flat dict, whether sent as JSON or as a form."""
-    raw = await read_body(request, limit)
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return parse_fields(await read_body(request, limit), request.headers.get("content-type", ""))
+
+
+def parse_fields(raw: bytes, content_type_header: str) -> dict[str, Any]:
+    content_type = content_type_header.split(";")[0].strip().lower()
     if content_type == "application/json" or (not content_type and raw.lstrip().startswith(b"{")):
         try:
             data = json.loads(raw or b"null")

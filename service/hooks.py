@@ -1,0 +1,131 @@
+"""Submissions forwarded by contact-form plugins and no-code tools. Pure: no I/O here.
+
+A sender signs ``"{timestamp}.{raw body}"`` with the form's hook secret (HMAC-SHA256, hex) and
+sends ``Optin-Signature: t=<unix seconds>,v1=<hex>``, the scheme Stripe uses. Senders that
+cannot compute an HMAC post to a secret URL instead. The body is either flat (the form's fields
+at the top level, as Zapier, Make, n8n, Gravity Forms and WPForms send them) or our plugin's
+envelope ``{"submission_id": …, "fields": {…}, "meta": {"ip", "user_agent", "page_url"}}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.errors import InputError
+from service.settings import FormSettings, HookSettings
+from service.signup import SignupRequest
+from service.web.body import truthy
+
+SIGNATURE_HEADER = "Optin-Signature"
+
+
+@dataclass(frozen=True)
+class Submission:
+    fields: Mapping[str, Any]
+    submission_id: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    ping: bool = False
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The header value a sender computes (what our WordPress plugin does in PHP)."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def check_signature(hook: HookSettings, header: str | None, body: bytes, now: float) -> str:
+    """Return the signature's digest (the replay key) or raise a 401 saying what is wrong."""
+    if not header:
+        raise InputError(
+            f"the {SIGNATURE_HEADER} header is missing: sign the body with the hook secret", status=401
+        )
+    parts = dict(item.strip().split("=", 1) for item in header.split(",") if "=" in item)
+    timestamp, given = parts.get("t", ""), parts.get("v1", "")
+    if not timestamp.isdigit() or not given:
+        raise InputError(
+            f"the {SIGNATURE_HEADER} header must look like t=<unix time>,v1=<hex HMAC>", status=401
+        )
+    if abs(now - int(timestamp)) > hook.tolerance_seconds:
+        raise InputError(
+            f"the signature's timestamp is more than {hook.tolerance_seconds} s away from our clock:"
+            " a stale or replayed request, or the sender's clock is wrong",
+            status=401,
+        )
+    expected = sign(hook.secret, int(timestamp), body).split(",v1=")[1]
+    if not hmac.compare_digest(expected, given.lower()):
+        raise InputError("the signature does not match: check the hook secret on both sides", status=401)
+    return expected
+
+
+def check_url_token(hook: HookSettings, token: str) -> None:
+    if not hook.url_token or not hmac.compare_digest(hook.url_token.encode(), token.encode()):
+        raise InputError("this hook URL is not valid", status=401)
+
+
+def parse_submission(data: Mapping[str, Any], hook: HookSettings) -> Submission:
+    if data.get("type") == "ping":
+        return Submission(fields={}, ping=True)
+    envelope = data.get("fields")
+    if isinstance(envelope, dict):
+        meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+        submission_id = data.get("submission_id")
+        return Submission(envelope, str(submission_id) if submission_id else None, meta or {})
+    flat_id = data.get(hook.submission_id_field)
+    return Submission(dict(data), str(flat_id) if flat_id else None)
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, list):  # Contact Form 7 sends checkboxes and selects as lists
+        value = value[0] if value else None
+    if value is None or isinstance(value, dict):
+        return None
+    return str(value)
+
+
+def _meta(meta: Mapping[str, Any], key: str, limit: int) -> str | None:
+    value = meta.get(key)
+    return str(value)[:limit] if isinstance(value, str) and value else None
+
+
+def signup_from(
+    form: FormSettings, hook: HookSettings, submission: Submission, sender_ip: str | None
+) -> SignupRequest:
+    fields = submission.fields
+    email = _text(fields.get(hook.email_field))
+    if not email or not email.strip():
+        raise InputError(f"the email field {hook.email_field!r} is missing or empty", field=hook.email_field)
+    consent = fields.get(hook.consent_field)
+    if isinstance(consent, list):
+        consent = bool(consent) and any(truthy(v) or (isinstance(v, str) and v.strip()) for v in consent)
+    if not (truthy(consent) or (isinstance(consent, str) and consent.strip() and consent.strip() != "0")):
+        raise InputError(
+            f"the consent field {hook.consent_field!r} is not ticked: nobody was subscribed",
+            field=hook.consent_field,
+        )
+
+    def optional(name: str) -> str | None:
+        return _text(fields.get(name)) if name else None
+
+    once = (
+        f"hook:{form.id}:{hashlib.sha256(submission.submission_id.encode()).hexdigest()}"
+        if submission.submission_id
+        else None
+    )
+    return SignupRequest(
+        form_id=form.id,
+        email=email,
+        first_name=optional(hook.first_name_field),
+        last_name=optional(hook.last_name_field),
+        language=optional(hook.language_field),
+        consent=True,
+        page_url=_meta(submission.meta, "page_url", 2000),
+        ip=_meta(submission.meta, "ip", 64) or sender_ip,
+        user_agent=_meta(submission.meta, "user_agent", 500),
+        source="hook",
+        fields=fields,
+        once_key=once,
+    )
