@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from service.errors import ConfigError, MailError
+from service.verification.cli import add_parser as add_verify
 from service.logs import configure_logging
 from service.settings import Settings, load_settings
 
@@ -175,12 +176,7 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", default="-")
     export.set_defaults(func=cmd_export)
 
-    try:
-        from service.verification.cli import add_parser as add_verify
-    except ImportError:  # the verification CLI is optional while the engine grows
-        pass
-    else:
-        add_verify(sub)
+    add_verify(sub)
     return top
 
 

@@ -1,0 +1,69 @@
+"""``POST /v1/verify``: the verdict for one address under a form's policy, as JSON.
+
+The lead wires the route and CORS; this handler reads ``request.app.state.verifier`` (a
+:class:`~service.verification.Verifier`) and ``request.app.state.settings.forms[form_id].policy``.
+Every failure is a 4xx with ``{"error": "..."}`` in words; nothing here answers 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from service.verification.verdict import Policy
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 16 * 1024
+_USAGE = 'Send JSON like {"email": "ann@example.org", "form": "newsletter"}.'
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _policy(request: Request, form: Any) -> Policy | JSONResponse | None:
+    if form is None:
+        return None
+    if not isinstance(form, str):
+        return _error(422, '"form" must be a string naming one of your forms.')
+    settings = getattr(request.app.state, "settings", None)
+    forms = getattr(settings, "forms", None) or {}
+    entry = forms.get(form)
+    if entry is None:
+        return _error(404, f"There is no form called {form[:100]!r}.")
+    policy = getattr(entry, "policy", None)
+    return policy if isinstance(policy, Policy) else None
+
+
+async def verify_endpoint(request: Request) -> Response:
+    """Verify ``{"email": ..., "form": ...}``; 400 bad JSON, 404 unknown form, 422 missing email."""
+    try:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return _error(413, "The request is too large.")
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "The request body is not valid JSON. " + _USAGE)
+        if not isinstance(data, dict):
+            return _error(400, "The request body must be a JSON object. " + _USAGE)
+        email = data.get("email")
+        if not isinstance(email, str):
+            return _error(422, '"email" is missing or is not a string. ' + _USAGE)
+        policy = _policy(request, data.get("form"))
+        if isinstance(policy, JSONResponse):
+            return policy
+        verifier = getattr(request.app.state, "verifier", None)
+        if verifier is None:
+            log.error("app.state.verifier is not set: POST /v1/verify cannot work")
+            return _error(503, "Address verification is not available right now.")
+        verdict = await verifier.verify(email, policy)
+        return JSONResponse(verdict.to_json(), headers={"Cache-Control": "no-store"})
+    except Exception:
+        log.exception("POST /v1/verify failed")
+        return _error(503, "Address verification is not available right now.")

@@ -1,0 +1,179 @@
+"""A real DNS server (dnslib, UDP and TCP) on 127.0.0.1 serving the verification test zone.
+
+Addresses in answers are documentation (TEST-NET, 2001:db8::/32) or public-looking addresses; no
+test ever sends traffic to them, only DNS queries to this loopback server.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from dnslib import QTYPE, RCODE, RR
+from dnslib.server import BaseResolver, DNSLogger, DNSServer
+
+TTL = 300
+SOA = "ns.zone.invalid. hostmaster.zone.invalid. 1 3600 600 86400 60"
+
+
+def _mx(domain: str, ip: str, *, pref: int = 10) -> dict[str, list[str]]:
+    host = f"mx.{domain}"
+    return {domain: [f"MX {pref} {host}."], host: [f"A {ip}"]}
+
+
+def build_zone() -> dict[str, list[str]]:
+    """name -> ["TYPE rdata", ...]; names not listed are NXDOMAIN."""
+    zone: dict[str, list[str]] = {}
+    providers = {
+        "gmail.com": "142.250.102.27",
+        "outlook.com": "52.101.68.10",
+        "hotmail.com": "52.101.68.11",
+        "hotmail.fr": "52.101.68.12",
+        "hotmail.es": "52.101.68.13",
+        "yahoo.com": "67.195.204.72",
+        "yahoo.fr": "67.195.204.73",
+        "orange.fr": "193.252.22.74",
+        "wanadoo.fr": "193.252.22.75",
+        "free.fr": "212.27.48.6",
+        "laposte.net": "160.92.124.66",
+        "sfr.fr": "93.17.128.17",
+        "gmx.de": "212.227.17.5",
+        "web.de": "212.227.17.6",
+        "t-online.de": "194.25.134.8",
+        "libero.it": "213.209.1.129",
+        "icloud.com": "17.57.154.33",
+        "proton.me": "185.70.42.128",
+        "terra.com.br": "208.84.244.40",
+        "uol.com.br": "200.147.41.231",
+        # real domains that merely look like providers: never "corrected"
+        "live.it": "52.101.68.20",
+        "proton.de": "81.169.145.100",
+        "uol.com": "198.51.100.60",
+        "terra.com": "198.51.100.61",
+        "gmx.net": "212.227.17.7",
+        # a typo domain that is registered and has MX (a typosquatter)
+        "yahooo.com": "198.51.100.66",
+        "mailinator.com": "198.51.100.70",
+        "example.org": "203.0.113.8",
+        "mx-ok.com": "203.0.113.10",
+        "cache-positive.com": "203.0.113.11",
+        "dedupe.com": "203.0.113.12",
+        "catch-all.com": "203.0.113.14",
+        "xn--mnchen-3ya.de": "203.0.113.13",
+    }
+    for domain, ip in providers.items():
+        zone.update(_mx(domain, ip))
+    zone["gmail.com"].append("MX 20 alt1.gmail-smtp-in.l.google.com.")
+    zone["alt1.gmail-smtp-in.l.google.com"] = ["A 142.250.150.26", "AAAA 2a00:1450:4010:c1c::1a"]
+    zone.update(
+        {
+            "null-mx.com": ["MX 0 .", "A 203.0.113.30"],
+            "a-only-public.com": ["A 203.0.113.20"],
+            "a-only-private.com": ["A 10.1.2.3"],
+            "no-mail.com": ["TXT hello"],
+            "mx-unresolvable.com": ["MX 10 mx.nowhere-host.com."],
+            "mx-loopback.com": ["MX 10 mx.mx-loopback.com."],
+            "mx.mx-loopback.com": ["A 127.0.0.1"],
+            "mx-private.com": ["MX 10 mx.mx-private.com."],
+            "mx.mx-private.com": ["A 192.168.1.10", "AAAA fd00::25"],
+            "mx-v6only.com": ["MX 10 mx.mx-v6only.com."],
+            "mx.mx-v6only.com": ["AAAA 2001:db8::25"],
+            "mx-backup.com": ["MX 10 mx1.mx-backup.com.", "MX 20 mx2.mx-backup.com."],
+            "mx1.mx-backup.com": ["A 127.0.0.1"],
+            "mx2.mx-backup.com": ["A 198.51.100.25"],
+            "mx-host-servfail.com": ["MX 10 mx.servfail.com."],
+            "mx-host-slow.com": ["MX 10 mx.slow.com."],
+            "gmial.com": ["TXT parked"],  # registered, no MX, no A
+            "servfail.com": [],
+            "slow.com": [],
+        }
+    )
+    return zone
+
+
+@dataclass
+class ZoneResolver(BaseResolver):  # type: ignore[misc]
+    """Answers from ``zone``; SERVFAIL under ``servfail``; sleeps ``slow_seconds`` under ``slow``."""
+
+    zone: dict[str, list[str]]
+    servfail: tuple[str, ...] = ("servfail.com",)
+    slow: tuple[str, ...] = ("slow.com",)
+    slow_seconds: float = 2.0
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _under(self, name: str, roots: tuple[str, ...]) -> bool:
+        return any(name == r or name.endswith("." + r) for r in roots)
+
+    def resolve(self, request: Any, handler: Any) -> Any:
+        qname = str(request.q.qname).rstrip(".").lower()
+        qtype = QTYPE[request.q.qtype]
+        with self.lock:
+            self.counts[(qname, qtype)] += 1
+        reply = request.reply()
+        if self._under(qname, self.slow):
+            time.sleep(self.slow_seconds)
+        if self._under(qname, self.servfail):
+            reply.header.rcode = RCODE.SERVFAIL
+            return reply
+        records = self.zone.get(qname)
+        if records is None:
+            reply.header.rcode = RCODE.NXDOMAIN
+            reply.add_auth(*RR.fromZone(f"{qname}. 60 IN SOA {SOA}"))
+            return reply
+        for record in records:
+            rtype, rdata = record.split(" ", 1)
+            if rtype == qtype:
+                reply.add_answer(*RR.fromZone(f"{qname}. {TTL} IN {rtype} {rdata}"))
+        if not reply.rr:
+            reply.add_auth(*RR.fromZone(f"{qname}. 60 IN SOA {SOA}"))
+        return reply
+
+    def queries(self, name: str, qtype: str) -> int:
+        with self.lock:
+            return self.counts[(name, qtype)]
+
+
+def _free_port() -> int:
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = int(tcp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port for the test DNS server")
+
+
+class LoopbackDns:
+    """The zone served over UDP and TCP on 127.0.0.1; ``nameserver`` is "127.0.0.1:PORT"."""
+
+    def __init__(self, resolver: ZoneResolver) -> None:
+        self.resolver = resolver
+        self.port = _free_port()
+        logger = DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data", prefix=False)
+        self._servers = [
+            DNSServer(resolver, address="127.0.0.1", port=self.port, logger=logger, tcp=tcp)
+            for tcp in (False, True)
+        ]
+
+    @property
+    def nameserver(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> LoopbackDns:
+        for server in self._servers:
+            server.start_thread()
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.stop()
+            server.server.server_close()
