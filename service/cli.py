@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from service.errors import ConfigError, MailError
-from service.verification.cli import add_parser as add_verify
 from service.logs import configure_logging
 from service.settings import Settings, load_settings
+from service.verification.cli import add_parser as add_verify
 
 
 def _settings(args: argparse.Namespace) -> Settings:
