@@ -1,0 +1,354 @@
+<?php
+/**
+ * The shortcode, the Contact Form 7 integration and the WP-Cron retries.
+ *
+ * @package Optin
+ */
+
+if ( ! defined( 'ABSPATH' ) ) {
+	exit;
+}
+
+/**
+ * Wires the plugin into WordPress and Contact Form 7.
+ */
+class Optin_Plugin {
+
+	/**
+	 * Option holding service_url, form_id and secret.
+	 */
+	const OPTION = 'optin_settings';
+
+	/**
+	 * Option holding submissions waiting for a retry (they contain personal data: kept only until sent).
+	 */
+	const PENDING_OPTION = 'optin_pending';
+
+	/**
+	 * Option holding the last forwarding problem, shown on the settings page.
+	 */
+	const PROBLEM_OPTION = 'optin_last_problem';
+
+	/**
+	 * WP-Cron hook that retries one pending submission.
+	 */
+	const RETRY_HOOK = 'optin_retry';
+
+	/**
+	 * Name of the checkbox the [optin_checkbox] form-tag renders.
+	 */
+	const CONSENT_FIELD = 'optin-consent';
+
+	/**
+	 * Contact Form 7 form-tag type.
+	 */
+	const FORM_TAG = 'optin_checkbox';
+
+	/**
+	 * Seconds to wait before each retry; after the last one the submission is dropped.
+	 */
+	const RETRY_DELAYS = array( 60, 300, 900, 3600, 10800, 21600 );
+
+	/**
+	 * At most this many submissions wait for a retry; the oldest are dropped first.
+	 */
+	const MAX_PENDING = 500;
+
+	/**
+	 * Add the plugin's hooks.
+	 */
+	public function register() {
+		add_shortcode( 'optin_form', array( $this, 'shortcode' ) );
+		add_action( 'wpcf7_init', array( $this, 'register_form_tag' ) );
+		add_action( 'wpcf7_submit', array( $this, 'on_cf7_submit' ), 10, 2 );
+		add_action( self::RETRY_HOOK, array( $this, 'retry' ), 10, 1 );
+	}
+
+	/**
+	 * The saved settings, with every key present.
+	 *
+	 * @return array Keys service_url, form_id, secret.
+	 */
+	public function settings() {
+		$saved = get_option( self::OPTION, array() );
+		$saved = is_array( $saved ) ? $saved : array();
+		return array(
+			'service_url' => isset( $saved['service_url'] ) ? (string) $saved['service_url'] : '',
+			'form_id'     => isset( $saved['form_id'] ) ? (string) $saved['form_id'] : '',
+			'secret'      => isset( $saved['secret'] ) ? (string) $saved['secret'] : '',
+		);
+	}
+
+	/**
+	 * A forwarder for the saved settings.
+	 *
+	 * @return Optin_Forwarder
+	 */
+	public function forwarder() {
+		$settings = $this->settings();
+		$timeout  = (float) apply_filters( 'optin_forward_timeout', Optin_Forwarder::DEFAULT_TIMEOUT );
+		return new Optin_Forwarder( $settings['service_url'], $settings['form_id'], $settings['secret'], $timeout );
+	}
+
+	/**
+	 * The [optin_form id="…"] shortcode: the service's widget script tag.
+	 *
+	 * @param array|string $atts Shortcode attributes.
+	 * @return string
+	 */
+	public function shortcode( $atts ) {
+		$settings = $this->settings();
+		$atts     = shortcode_atts( array( 'id' => $settings['form_id'] ), $atts, 'optin_form' );
+		$form_id  = sanitize_text_field( (string) $atts['id'] );
+		if ( '' === $settings['service_url'] || '' === $form_id ) {
+			return '';
+		}
+		$src = rtrim( $settings['service_url'], '/' ) . '/widget.js';
+		// The widget is served by the optin service and reads its data-form attribute, so it is printed in place.
+		// phpcs:ignore WordPress.WP.EnqueuedResources.NonEnqueuedScript
+		return sprintf( '<script src="%s" data-form="%s" async></script>', esc_url( $src ), esc_attr( $form_id ) );
+	}
+
+	/**
+	 * Register [optin_checkbox "label"] with Contact Form 7.
+	 */
+	public function register_form_tag() {
+		if ( function_exists( 'wpcf7_add_form_tag' ) ) {
+			wpcf7_add_form_tag( self::FORM_TAG, array( $this, 'render_form_tag' ) );
+		}
+	}
+
+	/**
+	 * The checkbox's HTML (unticked: consent must be given by the visitor).
+	 *
+	 * @param object $tag The WPCF7_FormTag.
+	 * @return string
+	 */
+	public function render_form_tag( $tag ) {
+		$label = '';
+		if ( is_object( $tag ) && ! empty( $tag->labels ) && is_array( $tag->labels ) ) {
+			$label = (string) reset( $tag->labels );
+		} elseif ( is_object( $tag ) && ! empty( $tag->values ) && is_array( $tag->values ) ) {
+			$label = (string) reset( $tag->values );
+		}
+		if ( '' === trim( $label ) ) {
+			$label = __( 'Subscribe me to the newsletter', 'optin' );
+		}
+		$class = 'wpcf7-form-control wpcf7-checkbox optin-checkbox';
+		if ( is_object( $tag ) && method_exists( $tag, 'get_class_option' ) ) {
+			$class = $tag->get_class_option( $class );
+		}
+		$id = ( is_object( $tag ) && method_exists( $tag, 'get_id_option' ) ) ? (string) $tag->get_id_option() : '';
+		return sprintf(
+			'<span class="wpcf7-form-control-wrap" data-name="%1$s"><span class="%2$s"><span class="wpcf7-list-item"><label><input type="checkbox" name="%1$s" value="1"%3$s /> <span class="wpcf7-list-item-label">%4$s</span></label></span></span></span>',
+			esc_attr( self::CONSENT_FIELD ),
+			esc_attr( $class ),
+			'' !== $id ? ' id="' . esc_attr( $id ) . '"' : '',
+			esc_html( $label )
+		);
+	}
+
+	/**
+	 * Contact Form 7's wpcf7_submit: forward sent submissions whose optin checkbox is ticked.
+	 *
+	 * @param object $contact_form The WPCF7_ContactForm.
+	 * @param array  $result       The submission result (status, posted_data_hash, …).
+	 * @return array|null The forwarding result, null when nothing was forwarded.
+	 */
+	public function on_cf7_submit( $contact_form, $result ) {
+		if ( ! is_array( $result ) || ! isset( $result['status'] ) ) {
+			return null;
+		}
+		// Only submissions Contact Form 7 accepted: never spam, invalid or aborted ones.
+		if ( ! in_array( $result['status'], array( 'mail_sent', 'mail_failed' ), true ) ) {
+			return null;
+		}
+		if ( empty( $result['posted_data_hash'] ) || ! class_exists( 'WPCF7_Submission' ) ) {
+			return null;
+		}
+		if ( ! $this->form_has_checkbox( $contact_form ) ) {
+			return null;
+		}
+		$submission = WPCF7_Submission::get_instance();
+		if ( ! $submission ) {
+			return null;
+		}
+		$fields = (array) $submission->get_posted_data();
+		if ( ! self::is_ticked( isset( $fields[ self::CONSENT_FIELD ] ) ? $fields[ self::CONSENT_FIELD ] : null ) ) {
+			return null;
+		}
+		$hash = (string) $submission->get_posted_data_hash();
+		$hash = '' !== $hash ? $hash : (string) $result['posted_data_hash'];
+		$meta = array(
+			'ip'         => (string) $submission->get_meta( 'remote_ip' ),
+			'user_agent' => (string) $submission->get_meta( 'user_agent' ),
+			'page_url'   => (string) $submission->get_meta( 'url' ),
+		);
+		$fields = (array) apply_filters( 'optin_submission_fields', $fields, $contact_form );
+		return $this->deliver(
+			array(
+				'submission_id' => $hash,
+				'fields'        => $fields,
+				'meta'          => $meta,
+				'attempts'      => 0,
+				'created'       => time(),
+			)
+		);
+	}
+
+	/**
+	 * Whether a contact form contains the [optin_checkbox] tag (so a forged field on another form is ignored).
+	 *
+	 * @param object $contact_form The WPCF7_ContactForm.
+	 * @return bool
+	 */
+	private function form_has_checkbox( $contact_form ) {
+		if ( ! is_object( $contact_form ) || ! method_exists( $contact_form, 'scan_form_tags' ) ) {
+			return false;
+		}
+		return array() !== (array) $contact_form->scan_form_tags( array( 'type' => self::FORM_TAG ) );
+	}
+
+	/**
+	 * Whether a posted checkbox value means "ticked".
+	 *
+	 * @param mixed $value A string, or a list as Contact Form 7 posts checkboxes.
+	 * @return bool
+	 */
+	public static function is_ticked( $value ) {
+		$values = is_array( $value ) ? $value : array( $value );
+		foreach ( $values as $one ) {
+			if ( is_scalar( $one ) && '' !== trim( (string) $one ) && '0' !== trim( (string) $one ) ) {
+				return true;
+			}
+		}
+		return false;
+	}
+
+	/**
+	 * Send one submission now; if the service cannot take it, queue it for a WP-Cron retry.
+	 *
+	 * @param array $entry Keys submission_id, fields, meta, attempts, created.
+	 * @return array The forwarding result (see Optin_Forwarder::send()) plus key "scheduled".
+	 */
+	private function deliver( array $entry ) {
+		$id     = self::pending_id( $entry['submission_id'] );
+		$result = $this->forwarder()->forward( $entry['submission_id'], $entry['fields'], $entry['meta'] );
+		++$entry['attempts'];
+		$result['scheduled'] = false;
+		if ( $result['ok'] ) {
+			$this->forget( $id );
+		} elseif ( $result['retry'] && $entry['attempts'] <= count( self::RETRY_DELAYS ) ) {
+			$delay               = self::RETRY_DELAYS[ $entry['attempts'] - 1 ];
+			$entry['last_error'] = $result['message'];
+			$this->remember( $id, $entry );
+			wp_schedule_single_event( time() + $delay, self::RETRY_HOOK, array( $id ) );
+			$result['scheduled'] = true;
+			$this->problem( $result['message'] . '; retrying in ' . $delay . ' s' );
+		} else {
+			$this->forget( $id );
+			$this->problem( $result['message'] . ( $result['retry'] ? '; gave up after ' . $entry['attempts'] . ' attempts' : '' ) );
+		}
+		do_action( 'optin_forward_result', $result, $entry['submission_id'] );
+		return $result;
+	}
+
+	/**
+	 * WP-Cron: try a pending submission again, signed afresh.
+	 *
+	 * @param string $id The pending entry's key.
+	 * @return array|null The forwarding result, null when the entry is gone.
+	 */
+	public function retry( $id ) {
+		$pending = $this->pending();
+		if ( ! is_string( $id ) || ! isset( $pending[ $id ] ) ) {
+			return null;
+		}
+		return $this->deliver( $pending[ $id ] );
+	}
+
+	/**
+	 * Submissions waiting for a retry, by key.
+	 *
+	 * @return array
+	 */
+	public function pending() {
+		$pending = get_option( self::PENDING_OPTION, array() );
+		return is_array( $pending ) ? $pending : array();
+	}
+
+	/**
+	 * Activation: put back the retries of submissions still waiting.
+	 */
+	public function activate() {
+		foreach ( array_keys( $this->pending() ) as $offset => $id ) {
+			if ( ! wp_next_scheduled( self::RETRY_HOOK, array( (string) $id ) ) ) {
+				wp_schedule_single_event( time() + 60 + $offset, self::RETRY_HOOK, array( (string) $id ) );
+			}
+		}
+	}
+
+	/**
+	 * Deactivation: no retries run while the plugin is off (the submissions stay queued).
+	 */
+	public function deactivate() {
+		wp_unschedule_hook( self::RETRY_HOOK );
+	}
+
+	/**
+	 * The pending-queue key for a submission id.
+	 *
+	 * @param string $submission_id Contact Form 7's posted_data_hash.
+	 * @return string
+	 */
+	private static function pending_id( $submission_id ) {
+		return substr( hash( 'sha256', (string) $submission_id ), 0, 32 );
+	}
+
+	/**
+	 * Store a submission for a retry.
+	 *
+	 * @param string $id    Key.
+	 * @param array  $entry The submission.
+	 */
+	private function remember( $id, array $entry ) {
+		$pending = $this->pending();
+		unset( $pending[ $id ] );
+		$pending[ $id ] = $entry;
+		while ( count( $pending ) > self::MAX_PENDING ) {
+			$oldest = array_keys( $pending )[0];
+			unset( $pending[ $oldest ] );
+			wp_clear_scheduled_hook( self::RETRY_HOOK, array( (string) $oldest ) );
+		}
+		update_option( self::PENDING_OPTION, $pending, false );
+	}
+
+	/**
+	 * Drop a submission from the retry queue.
+	 *
+	 * @param string $id Key.
+	 */
+	private function forget( $id ) {
+		$pending = $this->pending();
+		if ( isset( $pending[ $id ] ) ) {
+			unset( $pending[ $id ] );
+			update_option( self::PENDING_OPTION, $pending, false );
+		}
+	}
+
+	/**
+	 * Remember the last forwarding problem for the settings page.
+	 *
+	 * @param string $message What went wrong, in words.
+	 */
+	private function problem( $message ) {
+		update_option(
+			self::PROBLEM_OPTION,
+			array(
+				'time'    => time(),
+				'message' => $message,
+			),
+			false
+		);
+	}
+}

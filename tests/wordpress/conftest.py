@@ -1,0 +1,130 @@
+"""Run the WordPress plugin under php-cli through tests/wordpress/harness.php."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from service.app import create_app
+from service.jobs import CONFIRMATION_EMAIL
+from service.settings import Settings
+from tests.support.app_server import base_config, make_settings
+from tests.support.relay import PASSWORD, USER, Relay
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGIN_DIR = ROOT / "deploy" / "wordpress" / "optin"
+HARNESS = Path(__file__).resolve().parent / "harness.php"
+HOOK_SECRET = "contact-hook-secret-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def php() -> str:
+    found = shutil.which("php")
+    if found is None:
+        pytest.fail(
+            "php is not installed: the WordPress plugin tests need Debian's php-cli"
+            " (`make system-deps`, or `apt-get install -y php-cli`)"
+        )
+    return found
+
+
+async def run_harness(php: str, state: Path, action: str, **scenario: Any) -> dict[str, Any]:
+    """One php-cli run of the harness; the service keeps running in this event loop meanwhile."""
+    process = await asyncio.create_subprocess_exec(
+        php,
+        str(HARNESS),
+        json.dumps({"state": str(state), "action": action, **scenario}),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, f"php exited with {process.returncode}: {err.decode()}\n{out.decode()}"
+    assert not err, err.decode()
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def wp_settings(service_url: str, secret: str = HOOK_SECRET, form_id: str = "contact") -> dict[str, str]:
+    return {"service_url": service_url, "form_id": form_id, "secret": secret}
+
+
+def contact_settings(db_url: str, nameserver: str, relay: Relay, ca_file: str) -> Callable[[str], Settings]:
+    """A service with a `contact` form that takes Contact Form 7's fields through its hook."""
+
+    def configure(url: str) -> Settings:
+        config = base_config(
+            db_url,
+            url,
+            nameserver,
+            smtp={
+                "host": "127.0.0.1",
+                "port": relay.port,
+                "security": "starttls",
+                "username": "env:SMTP_USER",
+                "password": "env:SMTP_PASSWORD",
+                "sender": "Test News <news@example.com>",
+                "tls_ca_file": ca_file,
+            },
+            forms={
+                "contact": {
+                    "title": "The Contact Letter",
+                    "hook": {
+                        "secret": HOOK_SECRET,
+                        "email_field": "your-email",
+                        "first_name_field": "your-name",
+                        "consent_field": "optin-consent",
+                    },
+                }
+            },
+        )
+        return make_settings(config, {"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD})
+
+    return configure
+
+
+def bound_socket() -> socket.socket:
+    """Bound but not yet listening: connections are refused until the service starts on it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@asynccontextmanager
+async def serve_on(sock: socket.socket, settings: Settings) -> AsyncIterator[None]:
+    """The real app on a socket chosen in advance (so it can be down first, then up, at one URL)."""
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+def confirmations_queued(db_url: str) -> int:
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as db:
+        row = db.execute("SELECT count(*) FROM outbox WHERE kind = ?", (CONFIRMATION_EMAIL,)).fetchone()
+    return int(row[0])
+
+
+def signup_event(db_url: str) -> tuple[str | None, str | None]:
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as db:
+        row = db.execute(
+            "SELECT page_url, user_agent FROM consent_events WHERE event = 'signup' ORDER BY id"
+        ).fetchone()
+    assert row is not None
+    return row[0], row[1]

@@ -1,0 +1,191 @@
+"""The plugin's PHP on its own: syntax, signing, escaping, settings, capability and nonce checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from service.hooks import sign
+from tests.wordpress.conftest import HARNESS, HOOK_SECRET, PLUGIN_DIR, bound_socket, run_harness, wp_settings
+
+PHP_FILES = sorted(PLUGIN_DIR.rglob("*.php"))
+TICKED = {"your-name": "Ada", "your-email": "ada@example.org", "optin-consent": ["1"]}
+
+
+def test_the_plugin_has_its_files() -> None:
+    names = {str(p.relative_to(PLUGIN_DIR)) for p in PLUGIN_DIR.rglob("*") if p.is_file()}
+    assert {
+        "optin.php",
+        "uninstall.php",
+        "readme.txt",
+        "includes/class-optin-forwarder.php",
+        "includes/class-optin-plugin.php",
+        "includes/class-optin-admin.php",
+    } <= names
+    assert "Plugin Name: " in (PLUGIN_DIR / "optin.php").read_text()
+    readme = (PLUGIN_DIR / "readme.txt").read_text()
+    for heading in ("=== Optin ===", "== Description ==", "== Installation ==", "== Changelog =="):
+        assert heading in readme
+    assert "Requires PHP: 7.4" in readme and "Stable tag: 0.1.0" in readme
+
+
+@pytest.mark.parametrize("path", [*PHP_FILES, HARNESS], ids=lambda p: str(Path(p).name))
+def test_php_lint(php: str, path: Path) -> None:
+    lint = subprocess.run([php, "-l", str(path)], capture_output=True, text=True, check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "No syntax errors detected" in lint.stdout
+
+
+def test_the_plugin_talks_http_only_through_wp_remote_post() -> None:
+    # So the harness, which records every wp_remote_post, sees everything the plugin sends.
+    for path in PHP_FILES:
+        code = path.read_text()
+        for call in ("curl_", "file_get_contents", "fsockopen", "stream_socket_client", "wp_remote_get"):
+            assert call not in code, f"{path.name} calls {call}"
+
+
+async def test_the_signature_is_the_services_scheme(php: str, tmp_path: Path) -> None:
+    with bound_socket() as refused:
+        url = f"http://127.0.0.1:{refused.getsockname()[1]}"
+        out = await run_harness(
+            php,
+            tmp_path / "state.json",
+            "submit",
+            settings=wp_settings(url + "/"),
+            posted_data={**TICKED, "your-message": "Grüße <3"},
+            posted_data_hash="cf7-hash-1",
+            meta={
+                "remote_ip": "203.0.113.9",
+                "user_agent": "pytest-browser",
+                "url": "https://wp.example/contact",
+            },
+        )
+    (request,) = out["requests"]
+    assert request["url"] == f"{url}/v1/hooks/contact"
+    assert request["headers"]["Content-Type"] == "application/json"
+    assert request["timeout"] <= 5
+    header = request["headers"]["Optin-Signature"]
+    timestamp = int(header.removeprefix("t=").split(",")[0])
+    assert header == sign(HOOK_SECRET, timestamp, request["body"].encode())
+    envelope = json.loads(request["body"])
+    assert len(envelope.pop("request_id")) == 16  # unique per attempt, so no resend looks like a replay
+    assert envelope == {
+        "submission_id": "cf7-hash-1",
+        "fields": {**TICKED, "your-message": "Grüße <3"},
+        "meta": {
+            "ip": "203.0.113.9",
+            "user_agent": "pytest-browser",
+            "page_url": "https://wp.example/contact",
+        },
+    }
+
+
+async def test_shortcode_prints_the_escaped_widget_tag(php: str, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    settings = wp_settings("https://signup.example.com/", form_id="newsletter")
+    out = await run_harness(php, state, "shortcode", settings=settings)
+    assert out["output"] == (
+        '<script src="https://signup.example.com/widget.js" data-form="newsletter" async></script>'
+    )
+    out = await run_harness(php, state, "shortcode", atts={"id": 'x" onload="alert(1)'})
+    assert out["output"] == (
+        '<script src="https://signup.example.com/widget.js" data-form="x&quot; onload=&quot;alert(1)" async></script>'
+    )
+    out = await run_harness(php, state, "shortcode", settings=wp_settings(""))
+    assert out["output"] == ""
+
+
+async def test_cf7_checkbox_tag(php: str, tmp_path: Path) -> None:
+    out = await run_harness(php, tmp_path / "s.json", "render_tag", values=["Send me <b>news</b>"])
+    html = out["output"]
+    assert 'type="checkbox" name="optin-consent" value="1"' in html
+    assert "Send me &lt;b&gt;news&lt;/b&gt;" in html and "checked" not in html
+    out = await run_harness(php, tmp_path / "s.json", "render_tag")
+    assert "Subscribe me to the newsletter" in out["output"]
+
+
+async def test_settings_sanitize_and_never_show_the_secret(php: str, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    out = await run_harness(
+        php,
+        state,
+        "sanitize",
+        input={
+            "service_url": " https://signup.example.com/ ",
+            "form_id": "contact<x>",
+            "secret": HOOK_SECRET,
+        },
+    )
+    assert out["options"]["optin_settings"] == wp_settings("https://signup.example.com", form_id="contact")
+    # An empty secret field keeps the saved one; a short one or a bad URL is refused in words.
+    out = await run_harness(
+        php,
+        state,
+        "sanitize",
+        input={"service_url": "javascript:alert(1)", "form_id": "contact", "secret": ""},
+    )
+    assert out["options"]["optin_settings"]["secret"] == HOOK_SECRET
+    assert out["options"]["optin_settings"]["service_url"] == "https://signup.example.com"
+    assert any("must start with https://" in e for e in out["errors"])
+    out = await run_harness(
+        php, state, "sanitize", input={"service_url": "", "form_id": "c", "secret": "short"}
+    )
+    assert out["options"]["optin_settings"]["secret"] == HOOK_SECRET
+    assert any("at least 16 characters" in e for e in out["errors"])
+
+    page = (await run_harness(php, state, "settings_page"))["output"]
+    assert HOOK_SECRET not in page and HOOK_SECRET[:-4] not in page
+    assert "ending in …" + HOOK_SECRET[-4:] in page
+    assert 'name="optin_settings[secret]" value=""' in page
+    assert 'name="action" value="optin_test_connection"' in page and 'name="_wpnonce"' in page
+
+
+@pytest.mark.parametrize(("can", "nonce_ok"), [(False, True), (True, False)])
+async def test_connection_test_checks_capability_and_nonce(
+    php: str, tmp_path: Path, can: bool, nonce_ok: bool
+) -> None:
+    with bound_socket() as refused:
+        url = f"http://127.0.0.1:{refused.getsockname()[1]}"
+        out = await run_harness(
+            php, tmp_path / "s.json", "test_connection", settings=wp_settings(url), can=can, nonce_ok=nonce_ok
+        )
+    assert out["died"]["status"] == 403
+    assert out["requests"] == [] and out["redirect"] is None
+
+
+async def test_uninstall_removes_options_and_retries(php: str, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    with bound_socket() as refused:
+        url = f"http://127.0.0.1:{refused.getsockname()[1]}"
+        out = await run_harness(
+            php, state, "submit", settings=wp_settings(url), posted_data=TICKED, posted_data_hash="h"
+        )
+    assert out["options"]["optin_pending"] and out["cron"]
+    out = await run_harness(php, state, "deactivate")
+    assert out["cron"] == [] and out["options"]["optin_pending"]
+    out = await run_harness(php, state, "activate")
+    assert [e["hook"] for e in out["cron"]] == ["optin_retry"]
+    out = await run_harness(php, state, "uninstall")
+    assert out["options"] == {} and out["cron"] == []
+
+
+async def test_retries_back_off_then_give_up(php: str, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    with bound_socket() as refused:
+        url = f"http://127.0.0.1:{refused.getsockname()[1]}"
+        out = await run_harness(
+            php, state, "submit", settings=wp_settings(url), posted_data=TICKED, posted_data_hash="h"
+        )
+        scheduled = len(out["cron"])
+        for _ in range(6):
+            nothing_due = await run_harness(php, state, "cron")
+            assert nothing_due["requests"] == []
+            out = await run_harness(php, state, "cron", advance=86400)
+            assert len(out["requests"]) == 1 and out["requests"][0]["code"] == 0
+            scheduled += len(out["cron"])
+    assert out["cron"] == [] and out["options"]["optin_pending"] == []
+    assert "gave up after 7 attempts" in out["options"]["optin_last_problem"]["message"]
+    assert scheduled == 6  # the first attempt, then 5 retries rescheduled, the 7th drops it
