@@ -6,21 +6,23 @@ the job waited is not emailed or re-added.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from collections.abc import Sequence
 
 from service import jobs
-from service.connectors.base import Connector, Consent, Contact
+from service.alerts import alert_email
+from service.connectors.base import Connector, Contact
+from service.connectors.status import HealthBook, describe
+from service.connectors.sync import ListSync, list_contact
 from service.errors import DeliveryError
 from service.mail import Mailer
 from service.mail.compose import confirmation_email, welcome_email
+from service.outbox import BatchGroup, Outcome
 from service.render import Renderer
 from service.settings import Settings
-from service.store import ContactRow, Job, Store
+from service.store import ConsentEvent, ContactRow, Job, Store
+from service.store.sqlite import ConnectorHealth
 from service.tokens import Tokens
-
-
-def _when(stamp: float | None) -> datetime | None:
-    return datetime.fromtimestamp(stamp, UTC) if stamp is not None else None
 
 
 class Delivery:
@@ -39,6 +41,8 @@ class Delivery:
         self.connectors = connectors
         self.renderer = renderer
         self.tokens = tokens
+        self.health = HealthBook(store, settings.server.owner_email, settings.smtp.sender)
+        self.lists = ListSync(store, connectors, settings.outbox, self.health)
 
     def lane(self, job: Job) -> tuple[str, int]:
         """Which concurrency limit a job runs under: the relay's, or its connector's."""
@@ -48,7 +52,16 @@ class Delivery:
         connector = self.connectors.get(name)
         return f"connector:{name}", connector.max_concurrency if connector else 1
 
+    def batch_group(self, job: Job) -> BatchGroup | None:
+        """Which batch a due job may join (list upserts to a connector with a batch endpoint)."""
+        return self.lists.batch_group(job)
+
+    async def run_batch(self, batch: Sequence[Job]) -> list[Outcome]:
+        return await self.lists.run_batch(batch)
+
     async def run(self, job: Job) -> str:
+        if job.kind == jobs.ALERT_EMAIL:
+            return await self._alert(job)
         contact = await self.store.contact(int(job.payload["contact_id"]))
         if contact is None:
             return "the contact no longer exists; nothing to do"
@@ -57,7 +70,7 @@ class Delivery:
         if job.kind == jobs.WELCOME_EMAIL:
             return await self._welcome(job, contact)
         if job.kind in (jobs.CONNECTOR_UPSERT, jobs.CONNECTOR_UNSUBSCRIBE):
-            return await self._connector(job, contact)
+            return await self.lists.run_one(job, contact)
         raise DeliveryError(f"unknown job kind {job.kind!r}", permanent=True)
 
     def _form_title(self, contact: ContactRow) -> str:
@@ -79,7 +92,13 @@ class Delivery:
             expires_days=round(self.settings.server.token_max_age_days),
             message_id=str(job.payload["message_id"]),
         )
-        return await self.mailer.send(message)
+        reply = await self.mailer.send(message)
+        # The ledger proves which email asked for consent: its Message-ID, when the relay took it.
+        sent = ConsentEvent(
+            "confirmation_email_sent", time.time(), detail=f"message_id={message['Message-ID']}"
+        )
+        await self.store.write(lambda tx: tx.add_event(contact.id, sent))
+        return reply
 
     async def _welcome(self, job: Job, contact: ContactRow) -> str:
         if contact.status != "confirmed":
@@ -98,42 +117,25 @@ class Delivery:
         return await self.mailer.send(message)
 
     async def contact_for_list(self, contact: ContactRow) -> Contact:
-        events = await self.store.events(contact.id)
-        signup = next((e for e in reversed(events) if e.event == "signup"), None)
-        confirmation = next((e for e in reversed(events) if e.event == "confirmation"), None)
-        consent = None
-        if signup is not None:
-            consent = Consent(
-                signed_up_at=datetime.fromtimestamp(signup.at, UTC),
-                ip=signup.ip,
-                user_agent=signup.user_agent,
-                page_url=signup.page_url,
-                consent_text=signup.consent_text,
-                confirmed_at=_when(confirmation.at if confirmation else None),
-                confirmed_ip=confirmation.ip if confirmation else None,
-            )
-        return Contact(
-            email=contact.email,
-            form_id=contact.form_id,
-            language=contact.language,
-            first_name=contact.first_name,
-            last_name=contact.last_name,
-            consent=consent,
-        )
+        return list_contact(contact, await self.store.events(contact.id))
 
-    async def _connector(self, job: Job, contact: ContactRow) -> str:
+    async def _alert(self, job: Job) -> str:
+        owner = self.settings.server.owner_email
+        if not owner:
+            return "not sent: no server.owner_email is configured"
         name = str(job.payload["connector"])
-        connector = self.connectors.get(name)
-        if connector is None:
-            raise DeliveryError(f"no connector named {name!r} is configured any more", permanent=True)
-        if job.kind == jobs.CONNECTOR_UPSERT:
-            if contact.status != "confirmed":
-                return f"not sent: the contact is {contact.status}"
-            result = await connector.upsert(
-                await self.contact_for_list(contact), idempotency_key=job.idempotency_key
-            )
-        else:
-            result = await connector.unsubscribe(
-                await self.contact_for_list(contact), idempotency_key=job.idempotency_key
-            )
-        return result.detail + (f" (id {result.remote_id})" if result.remote_id else "")
+        rows = {h.connector: h for h in await self.store.connector_healths()}
+        status = describe(rows.get(name) or ConnectorHealth(name), float(job.payload["at"]))
+        message = alert_email(
+            self.renderer,
+            sender=self.settings.smtp.sender,
+            to=owner,
+            connector=name,
+            reason=str(job.payload["reason"]),
+            detail=str(job.payload["detail"]),
+            at=float(job.payload["at"]),
+            status=status,
+            public_url=self.settings.server.public_url,
+            message_id=str(job.payload["message_id"]),
+        )
+        return await self.mailer.send(message)

@@ -12,7 +12,10 @@ CONFIRMATION_EMAIL = "confirmation_email"
 WELCOME_EMAIL = "welcome_email"
 CONNECTOR_UPSERT = "connector_upsert"
 CONNECTOR_UNSUBSCRIBE = "connector_unsubscribe"
-EMAIL_KINDS = (CONFIRMATION_EMAIL, WELCOME_EMAIL)
+ALERT_EMAIL = "alert_email"
+EMAIL_KINDS = (CONFIRMATION_EMAIL, WELCOME_EMAIL, ALERT_EMAIL)
+CONNECTOR_KINDS = (CONNECTOR_UPSERT, CONNECTOR_UNSUBSCRIBE)
+ALERT_PERIOD = 3600.0  # seconds: at most one alert per connector per period
 
 
 def confirmation_email(contact_id: int, token_id: str, message_id: str) -> NewJob:
@@ -40,4 +43,13 @@ def connector_unsubscribe(contact_id: int, connector: str, at: float) -> NewJob:
         CONNECTOR_UNSUBSCRIBE,
         f"unsubscribe:{connector}:{contact_id}:{int(at * 1000)}",
         {"contact_id": contact_id, "connector": connector},
+    )
+
+
+def alert_email(connector: str, at: float, reason: str, detail: str, message_id: str) -> NewJob:
+    """An email to the site owner about a failing connector; one key per connector per hour."""
+    return NewJob(
+        ALERT_EMAIL,
+        f"alert:{connector}:{int(at // ALERT_PERIOD)}",
+        {"connector": connector, "at": at, "reason": reason, "detail": detail, "message_id": message_id},
     )

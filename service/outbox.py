@@ -4,6 +4,11 @@ Jobs are leased, not deleted: a process killed mid-job leaves a lease that expir
 next worker (after a restart, or another instance) picks the job up again. Leases are renewed
 while a job runs. Transient failures back off exponentially with jitter (or as the remote's
 Retry-After says); permanent ones, and jobs out of attempts, become ``dead`` with the reason.
+
+When several list upserts for a connector with a batch endpoint are due at once, the worker
+claims a whole batch of them and runs it as one unit (see :class:`Batcher`); each job still
+keeps its own lease, attempts and outcome. A runner may also decline to attempt a job for now
+(:class:`Deferred`, e.g. its connector is rate-limited): the job waits without using an attempt.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
 
 from service.errors import DeliveryError
 from service.settings import OutboxSettings
@@ -26,6 +33,35 @@ RunJob = Callable[[Job], Awaitable[str]]
 LaneOf = Callable[[Job], tuple[str, int]]
 
 
+class Deferred(Exception):
+    """Raised by a runner that did not attempt a job: it waits until ``until``, attempts unchanged."""
+
+    def __init__(self, until: float, why: str) -> None:
+        self.until = until
+        self.why = why
+        super().__init__(why)
+
+
+# What one job came to: a note (done), an error (retry or dead), or a deferral.
+Outcome = str | DeliveryError | Deferred
+
+
+@dataclass(frozen=True)
+class BatchGroup:
+    """Jobs that may run together through one batch call: same kind, same connector."""
+
+    kind: str
+    connector: str
+    size: int  # at most this many per call
+
+
+@runtime_checkable
+class Batcher(Protocol):
+    def batch_group(self, job: Job) -> BatchGroup | None: ...
+
+    async def run_batch(self, jobs: Sequence[Job]) -> list[Outcome]: ...
+
+
 def backoff(attempt: int, settings: OutboxSettings, retry_after: float | None = None) -> float:
     """Seconds to wait before attempt ``attempt + 1``: exponential, full jitter in the upper half."""
     ceiling = min(settings.max_delay, settings.base_delay * 2 ** max(attempt - 1, 0))
@@ -35,14 +71,35 @@ def backoff(attempt: int, settings: OutboxSettings, retry_after: float | None = 
     return delay
 
 
+def gives_up(job: Job, permanent: bool, settings: OutboxSettings) -> bool:
+    """Whether a failure of this attempt makes the job dead (shared with connector health)."""
+    return permanent or job.attempts >= settings.max_attempts
+
+
 class OutboxWorker:
-    def __init__(self, store: Store, settings: OutboxSettings, run: RunJob, lane_of: LaneOf) -> None:
+    """``batch="auto"`` batches through ``run``'s owner when it is a :class:`Batcher` (the
+    Delivery behind ``delivery.run``); ``None`` runs every job on its own."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: OutboxSettings,
+        run: RunJob,
+        lane_of: LaneOf,
+        *,
+        batch: Batcher | Literal["auto"] | None = "auto",
+    ) -> None:
         self.store = store
         self.settings = settings
         self._run = run
         self._lane_of = lane_of
+        if isinstance(batch, str):
+            owner = getattr(run, "__self__", None)
+            batch = owner if isinstance(owner, Batcher) else None
+        self._batch = batch
         self._lanes: dict[str, asyncio.Semaphore] = {}
-        self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._inflight: dict[int, asyncio.Task[None]] = {}  # job id -> its task (a batch holds many)
+        self._running: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -56,11 +113,11 @@ class OutboxWorker:
     async def stop(self, grace: float = 5.0) -> None:
         self._stopping = True
         self._wake.set()
-        if self._inflight:
-            await asyncio.wait(list(self._inflight.values()), timeout=grace)
-        for task in [*self._tasks, *self._inflight.values()]:
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=grace)
+        for task in [*self._tasks, *self._running]:
             task.cancel()
-        for task in [*self._tasks, *self._inflight.values()]:
+        for task in [*self._tasks, *self._running]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
@@ -72,23 +129,55 @@ class OutboxWorker:
             except Exception:
                 log.exception("could not read the outbox; trying again shortly")
                 claimed = 0
-            if claimed == 0 or len(self._inflight) >= self.settings.concurrency:
+            if claimed == 0 or len(self._running) >= self.settings.concurrency:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
 
     async def _claim(self) -> int:
-        free = self.settings.concurrency - len(self._inflight)
+        free = self.settings.concurrency - len(self._running)
         if free <= 0:
             return 0
         claimed = await self.store.claim_jobs(time.time(), free, self.settings.lease_seconds)
-        for job in claimed:
-            task = asyncio.create_task(self._process(job))
-            self._inflight[job.id] = task
-            task.add_done_callback(functools.partial(self._done, job.id))
+        for unit in await self._units(claimed, backlog=len(claimed) >= free):
+            self._spawn(unit)
         return len(claimed)
 
-    def _done(self, job_id: int, _task: asyncio.Task[None]) -> None:
-        self._inflight.pop(job_id, None)
+    async def _units(self, claimed: list[Job], backlog: bool) -> list[list[Job]]:
+        """Split claimed jobs into what runs alone and batches, topping batches up when jobs pile up."""
+        if self._batch is None:
+            return [[job] for job in claimed]
+        units: list[list[Job]] = []
+        groups: dict[BatchGroup, list[Job]] = {}
+        for job in claimed:
+            group = self._batch.batch_group(job)
+            if group is None:
+                units.append([job])
+            else:
+                groups.setdefault(group, []).append(job)
+        for group, members in groups.items():
+            # Two due at once, or a full claim, means a backlog: fill the batch from the queue.
+            if len(members) >= 2 or backlog:
+                room = -len(members) % group.size
+                try:
+                    members += await self.store.claim_connector_jobs(
+                        group.kind, group.connector, time.time(), room, self.settings.lease_seconds
+                    )
+                except Exception:
+                    log.exception("could not claim a batch for %s; running what was claimed", group.connector)
+            units += [members[i : i + group.size] for i in range(0, len(members), group.size)]
+        return units
+
+    def _spawn(self, unit: list[Job]) -> None:
+        task = asyncio.create_task(self._process(unit))
+        self._running.add(task)
+        for job in unit:
+            self._inflight[job.id] = task
+        task.add_done_callback(functools.partial(self._done, [job.id for job in unit]))
+
+    def _done(self, job_ids: list[int], task: asyncio.Task[None]) -> None:
+        for job_id in job_ids:
+            self._inflight.pop(job_id, None)
+        self._running.discard(task)
         self._wake.set()
 
     async def _heartbeat(self) -> None:
@@ -105,26 +194,55 @@ class OutboxWorker:
             self._lanes[name] = asyncio.Semaphore(max(1, limit))
         return self._lanes[name]
 
-    async def _process(self, job: Job) -> None:
-        async with self._lane(job):
-            await self.execute(job)
+    async def _process(self, unit: list[Job]) -> None:
+        async with self._lane(unit[0]):
+            if len(unit) == 1:
+                await self.execute(unit[0])
+            else:
+                await self.execute_batch(unit)
 
     async def execute(self, job: Job) -> None:
         """Run one claimed job and record what happened."""
+        outcome: Outcome
         try:
-            note = await self._run(job)
-        except DeliveryError as exc:
-            await self._failed(job, exc.detail, exc.permanent, exc.retry_after)
+            outcome = await self._run(job)
+        except (DeliveryError, Deferred) as exc:
+            outcome = exc
         except Exception as exc:  # a bug must not lose the job: keep it, retry, say why
             log.exception("job %s (%s) failed unexpectedly", job.id, job.kind)
-            await self._failed(job, f"internal error: {exc!r}", False, None)
+            outcome = DeliveryError(f"internal error: {exc!r}")
+        await self._settle(job, outcome)
+
+    async def execute_batch(self, jobs: list[Job]) -> None:
+        """Run claimed jobs through one batch call; each job's own outcome is recorded."""
+        assert self._batch is not None
+        outcomes: list[Outcome]
+        try:
+            outcomes = list(await self._batch.run_batch(jobs))
+            if len(outcomes) != len(jobs):
+                raise RuntimeError(f"{len(outcomes)} outcomes for {len(jobs)} jobs")
+        except (DeliveryError, Deferred) as exc:  # the whole call: every job shares it
+            outcomes = [exc] * len(jobs)
+        except Exception as exc:
+            log.exception("a batch of %d %s jobs failed unexpectedly", len(jobs), jobs[0].kind)
+            outcomes = [DeliveryError(f"internal error: {exc!r}")] * len(jobs)
+        # Concurrent writes share one group commit.
+        await asyncio.gather(*(self._settle(j, o) for j, o in zip(jobs, outcomes, strict=True)))
+        log.info("batch of %d %s jobs settled", len(jobs), jobs[0].kind)
+
+    async def _settle(self, job: Job, outcome: Outcome) -> None:
+        if isinstance(outcome, Deferred):
+            await self.store.defer_job(job.id, outcome.until, time.time())
+            log.info("job %s (%s) waits: %s", job.id, job.kind, outcome.why)
+        elif isinstance(outcome, DeliveryError):
+            await self._failed(job, outcome.detail, outcome.permanent, outcome.retry_after)
         else:
-            await self.store.finish_job(job.id, time.time(), note)
-            log.info("job %s (%s) done: %s", job.id, job.kind, note)
+            await self.store.finish_job(job.id, time.time(), outcome)
+            log.info("job %s (%s) done: %s", job.id, job.kind, outcome)
 
     async def _failed(self, job: Job, detail: str, permanent: bool, retry_after: float | None) -> None:
         now = time.time()
-        if permanent or job.attempts >= self.settings.max_attempts:
+        if gives_up(job, permanent, self.settings):
             why = "permanent failure" if permanent else f"gave up after {job.attempts} attempts"
             await self.store.kill_job(job.id, f"{why}: {detail}", now)
             log.warning("job %s (%s) is dead: %s", job.id, job.kind, detail)

@@ -62,3 +62,45 @@ CREATE TABLE IF NOT EXISTS once_keys (
     key        TEXT PRIMARY KEY,
     expires_at REAL NOT NULL
 );
+
+-- The health of each list connector, shared by every instance and kept across restarts:
+-- `optin connectors status`, /healthz and the owner's alert emails read it.
+CREATE TABLE IF NOT EXISTS connector_health (
+    connector            TEXT PRIMARY KEY,
+    last_success_at      REAL,
+    last_success         TEXT,
+    last_failure_at      REAL,
+    last_failure         TEXT,
+    failing_since        REAL,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    dead_letters         INTEGER NOT NULL DEFAULT 0,
+    paused_until         REAL,
+    last_alert_at        REAL,
+    updated_at           REAL NOT NULL
+);
+
+-- Sliding-window counters for rate limits and per-address email budgets.
+CREATE TABLE IF NOT EXISTS rate_hits (
+    key TEXT NOT NULL,
+    at  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rate_hits_key_at ON rate_hits (key, at);
+
+-- What happened to each emailed link (scanners fetch, people click): evidence, not state.
+CREATE TABLE IF NOT EXISTS link_events (
+    id         INTEGER PRIMARY KEY,
+    token_id   TEXT NOT NULL,
+    at         REAL NOT NULL,
+    method     TEXT NOT NULL,
+    outcome    TEXT NOT NULL,
+    ip         TEXT,
+    user_agent TEXT,
+    seconds_since_page REAL
+);
+CREATE INDEX IF NOT EXISTS link_events_token ON link_events (token_id);
+
+-- An erased address leaves only a keyed hash (HMAC with the server secret) and when.
+CREATE TABLE IF NOT EXISTS erasures (
+    address_hash TEXT PRIMARY KEY,
+    erased_at    REAL NOT NULL
+);

@@ -16,6 +16,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import astuple, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +39,36 @@ def _job(row: sqlite3.Row | tuple[Any, ...]) -> Job:
     values = list(row)
     values[3] = json.loads(values[3])
     return Job(*values)
+
+
+_HEALTH_COLUMNS = (
+    "connector, last_success_at, last_success, last_failure_at, last_failure, failing_since,"
+    " consecutive_failures, dead_letters, paused_until, last_alert_at, updated_at"
+)
+# Connector jobs carry their connector's name in the payload; the outbox is keyed by job, not by it.
+_CONNECTOR_OF = "json_extract(payload, '$.connector')"
+
+
+@dataclass
+class ConnectorHealth:
+    """One row of ``connector_health``; the rules that change it live in service.connectors.status."""
+
+    connector: str
+    last_success_at: float | None = None
+    last_success: str | None = None
+    last_failure_at: float | None = None
+    last_failure: str | None = None
+    failing_since: float | None = None
+    consecutive_failures: int = 0
+    dead_letters: int = 0
+    paused_until: float | None = None
+    last_alert_at: float | None = None
+    updated_at: float = 0.0
+
+
+def _chunks(values: list[int], size: int = 500) -> Iterable[list[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 class Transaction:
@@ -122,6 +153,87 @@ class Transaction:
         )
         return cur.rowcount == 1
 
+    def count_hits(self, key: str, since: float) -> tuple[int, float | None]:
+        """How many hits ``key`` had since ``since``, and when the oldest of them was."""
+        row = self._db.execute(
+            "SELECT count(*), min(at) FROM rate_hits WHERE key = ? AND at > ?", (key, since)
+        ).fetchone()
+        return int(row[0]), row[1]
+
+    def add_hit(self, key: str, now: float) -> None:
+        self._db.execute("INSERT INTO rate_hits (key, at) VALUES (?, ?)", (key, now))
+
+    def add_link_event(
+        self,
+        token_id: str,
+        now: float,
+        method: str,
+        outcome: str,
+        ip: str | None,
+        user_agent: str | None,
+        seconds_since_page: float | None = None,
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO link_events (token_id, at, method, outcome, ip, user_agent, seconds_since_page)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (token_id, now, method, outcome, ip, user_agent, seconds_since_page),
+        )
+
+    def erase(self, email: str, address_hash: str, now: float) -> int:
+        """Delete every trace of ``email`` but a keyed hash; its waiting jobs are dropped."""
+        ids = [r[0] for r in self._db.execute("SELECT id FROM contacts WHERE email = ?", (email,)).fetchall()]
+        for contact_id in ids:
+            tokens = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT token_id FROM confirmations WHERE contact_id = ?", (contact_id,)
+                )
+            ]
+            for token_id in tokens:
+                self._db.execute("DELETE FROM link_events WHERE token_id = ?", (token_id,))
+            self._db.execute("DELETE FROM confirmations WHERE contact_id = ?", (contact_id,))
+            self._db.execute("DELETE FROM consent_events WHERE contact_id = ?", (contact_id,))
+            self._db.execute(
+                "UPDATE outbox SET state = 'dropped', payload = '{}', last_error = 'contact erased', updated_at = ?"
+                " WHERE state = 'pending' AND json_extract(payload, '$.contact_id') = ?",
+                (now, contact_id),
+            )
+            self._db.execute("DELETE FROM contacts WHERE id = ?", (contact_id,))
+        self._db.execute(
+            "INSERT INTO erasures (address_hash, erased_at) VALUES (?, ?)"
+            " ON CONFLICT (address_hash) DO UPDATE SET erased_at = excluded.erased_at",
+            (address_hash, now),
+        )
+        return len(ids)
+
+    def erased_at(self, address_hash: str) -> float | None:
+        row = self._db.execute(
+            "SELECT erased_at FROM erasures WHERE address_hash = ?", (address_hash,)
+        ).fetchone()
+        return float(row[0]) if row else None
+
+    def purge_unconfirmed(self, before: float) -> int:
+        """Retention: pending contacts created before ``before`` go, with their personal data."""
+        ids = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT id FROM contacts WHERE status = 'pending' AND created_at < ?", (before,)
+            ).fetchall()
+        ]
+        for contact_id in ids:
+            self._db.execute(
+                "DELETE FROM link_events WHERE token_id IN (SELECT token_id FROM confirmations WHERE contact_id = ?)",
+                (contact_id,),
+            )
+            self._db.execute("DELETE FROM confirmations WHERE contact_id = ?", (contact_id,))
+            self._db.execute("DELETE FROM consent_events WHERE contact_id = ?", (contact_id,))
+            self._db.execute("DELETE FROM contacts WHERE id = ?", (contact_id,))
+        return len(ids)
+
+    def purge_counters(self, now: float, keep_seconds: float) -> None:
+        self._db.execute("DELETE FROM rate_hits WHERE at < ?", (now - keep_seconds,))
+        self._db.execute("DELETE FROM once_keys WHERE expires_at < ?", (now,))
+
     def claim_once(self, key: str, expires_at: float, now: float) -> bool:
         """True the first time ``key`` is claimed (until it expires); False on every replay."""
         self._db.execute("DELETE FROM once_keys WHERE key = ? AND expires_at < ?", (key, now))
@@ -139,6 +251,34 @@ class Transaction:
             (job.kind, job.idempotency_key, job.payload_json(), now if run_at is None else run_at, now, now),
         )
         return cur.rowcount == 1
+
+    # --- connector health (read-modify-write inside one operation, so instances agree) -----
+
+    def connector_health(self, connector: str) -> ConnectorHealth | None:
+        row = self._db.execute(
+            f"SELECT {_HEALTH_COLUMNS} FROM connector_health WHERE connector = ?", (connector,)
+        ).fetchone()
+        return ConnectorHealth(*row) if row else None
+
+    def save_connector_health(self, health: ConnectorHealth) -> None:
+        values = astuple(health)
+        updates = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _HEALTH_COLUMNS.split(",")[1:])
+        self._db.execute(
+            f"INSERT INTO connector_health ({_HEALTH_COLUMNS}) VALUES ({', '.join('?' * len(values))})"
+            f" ON CONFLICT (connector) DO UPDATE SET {updates}",
+            values,
+        )
+
+    def hold_connector_jobs(self, connector: str, kinds: Iterable[str], until: float, now: float) -> int:
+        """Push every waiting, unleased job of ``connector`` due before ``until`` back to ``until``."""
+        kind_list = list(kinds)
+        cur = self._db.execute(
+            "UPDATE outbox SET run_at = ?, updated_at = ? WHERE state = 'pending' AND run_at < ?"
+            f" AND (locked_until IS NULL OR locked_until < ?) AND kind IN ({', '.join('?' * len(kind_list))})"
+            f" AND {_CONNECTOR_OF} = ?",
+            (until, now, until, now, *kind_list, connector),
+        )
+        return cur.rowcount
 
 
 T = TypeVar("T")
@@ -257,6 +397,28 @@ class SqliteStore:
         rows = await self._fetch(f"SELECT {_CONTACT_COLUMNS} FROM contacts {where} ORDER BY id", params)
         return [_contact(r) for r in rows]
 
+    async def contacts_with_email(self, email: str) -> list[ContactRow]:
+        rows = await self._fetch(
+            f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE email = ? ORDER BY id", (email,)
+        )
+        return [_contact(r) for r in rows]
+
+    async def link_events(self, token_ids: Iterable[str]) -> list[tuple[Any, ...]]:
+        ids = list(token_ids)
+        if not ids:
+            return []
+        return await self._fetch(
+            "SELECT token_id, at, method, outcome, ip, user_agent, seconds_since_page FROM link_events"
+            f" WHERE token_id IN ({', '.join('?' * len(ids))}) ORDER BY id",
+            ids,
+        )
+
+    async def confirmation_tokens(self, contact_id: int) -> list[str]:
+        rows = await self._fetch(
+            "SELECT token_id FROM confirmations WHERE contact_id = ? ORDER BY created_at", (contact_id,)
+        )
+        return [str(r[0]) for r in rows]
+
     async def events(self, contact_id: int) -> list[ConsentEvent]:
         rows = await self._fetch(
             "SELECT event, at, ip, user_agent, page_url, consent_text, detail FROM consent_events"
@@ -362,3 +524,64 @@ class SqliteStore:
             "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    # --- list connectors: batches, pauses, health ----------------------------------------------
+
+    async def claim_connector_jobs(
+        self, kind: str, connector: str, now: float, limit: int, lease: float
+    ) -> list[Job]:
+        """Like :meth:`claim_jobs`, for the due jobs of one kind and one connector (a batch)."""
+        if limit <= 0:
+            return []
+        rows = await self._write_fetch(
+            "UPDATE outbox SET locked_until = ?, attempts = attempts + 1, updated_at = ? WHERE id IN ("
+            " SELECT id FROM outbox WHERE state = 'pending' AND run_at <= ?"
+            f" AND (locked_until IS NULL OR locked_until < ?) AND kind = ? AND {_CONNECTOR_OF} = ?"
+            f" ORDER BY run_at, id LIMIT ?) RETURNING {_JOB_COLUMNS}",
+            [now + lease, now, now, now, kind, connector, limit],
+        )
+        return sorted((_job(r) for r in rows), key=lambda j: (j.run_at, j.id))
+
+    async def defer_job(self, job_id: int, run_at: float, now: float) -> None:
+        """Release a claimed job that was not attempted (its connector is paused): no attempt used."""
+        await self._write(
+            "UPDATE outbox SET run_at = ?, locked_until = NULL, attempts = max(attempts - 1, 0),"
+            " updated_at = ? WHERE id = ? AND state = 'pending'",
+            (run_at, now, job_id),
+        )
+
+    async def contacts_by_id(self, ids: Iterable[int]) -> dict[int, ContactRow]:
+        found: dict[int, ContactRow] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            rows = await self._fetch(
+                f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            found.update((row[0], _contact(row)) for row in rows)
+        return found
+
+    async def events_by_contact(self, ids: Iterable[int]) -> dict[int, list[ConsentEvent]]:
+        found: dict[int, list[ConsentEvent]] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            rows = await self._fetch(
+                "SELECT contact_id, event, at, ip, user_agent, page_url, consent_text, detail"
+                f" FROM consent_events WHERE contact_id IN ({', '.join('?' * len(chunk))}) ORDER BY id",
+                chunk,
+            )
+            for row in rows:
+                found.setdefault(row[0], []).append(ConsentEvent(*row[1:]))
+        return found
+
+    async def connector_healths(self) -> list[ConnectorHealth]:
+        rows = await self._fetch(f"SELECT {_HEALTH_COLUMNS} FROM connector_health ORDER BY connector")
+        return [ConnectorHealth(*r) for r in rows]
+
+    async def connector_job_counts(self) -> dict[str, dict[str, int]]:
+        """connector -> {state: count} over the list jobs (upserts, unsubscribes) in the outbox."""
+        rows = await self._fetch(
+            f"SELECT {_CONNECTOR_OF}, state, count(*) FROM outbox"
+            f" WHERE {_CONNECTOR_OF} IS NOT NULL AND kind LIKE 'connector_%' GROUP BY 1, 2"
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for connector, state, count in rows:
+            counts.setdefault(str(connector), {})[state] = count
+        return counts

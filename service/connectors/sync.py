@@ -1,0 +1,175 @@
+"""Telling list connectors about contacts, one job at a time or a batch of them.
+
+Around each call: a connector paused by a rate limit is not called (the job is deferred until the
+reset, without using an attempt), and the outcome is recorded in the connector's health, which
+may raise an alert (:mod:`service.connectors.status`). A 429 with a reset time pauses the whole
+connector, in this process and, through the store, for the jobs waiting in the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from service import jobs
+from service.connectors.base import BatchConnector, Connector, Consent, Contact, SyncResult
+from service.connectors.status import CallOutcome, HealthBook
+from service.errors import DeliveryError
+from service.outbox import BatchGroup, Deferred, Outcome, gives_up
+from service.settings import OutboxSettings
+from service.store import ConsentEvent, ContactRow, Job, Store
+
+log = logging.getLogger("optin.connectors")
+
+
+def _when(stamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(stamp, UTC) if stamp is not None else None
+
+
+def list_contact(contact: ContactRow, events: Sequence[ConsentEvent]) -> Contact:
+    """A contact as a list sees it, with the proof of consent from its ledger."""
+    signup = next((e for e in reversed(events) if e.event == "signup"), None)
+    confirmation = next((e for e in reversed(events) if e.event == "confirmation"), None)
+    consent = None
+    if signup is not None:
+        consent = Consent(
+            signed_up_at=datetime.fromtimestamp(signup.at, UTC),
+            ip=signup.ip,
+            user_agent=signup.user_agent,
+            page_url=signup.page_url,
+            consent_text=signup.consent_text,
+            confirmed_at=_when(confirmation.at if confirmation else None),
+            confirmed_ip=confirmation.ip if confirmation else None,
+        )
+    return Contact(
+        email=contact.email,
+        form_id=contact.form_id,
+        language=contact.language,
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        consent=consent,
+    )
+
+
+def note(result: SyncResult) -> str:
+    return result.detail + (f" (id {result.remote_id})" if result.remote_id else "")
+
+
+class ListSync:
+    def __init__(
+        self,
+        store: Store,
+        connectors: Mapping[str, Connector],
+        outbox: OutboxSettings,
+        health: HealthBook,
+    ) -> None:
+        self.store = store
+        self.connectors = connectors
+        self.outbox = outbox
+        self.health = health
+        self._paused: dict[str, float] = {}  # connector -> end of its rate-limit pause
+
+    def _connector(self, job: Job) -> tuple[str, Connector]:
+        name = str(job.payload["connector"])
+        connector = self.connectors.get(name)
+        if connector is None:
+            raise DeliveryError(f"no connector named {name!r} is configured any more", permanent=True)
+        until = self._paused.get(name, 0.0)
+        if until > time.time():
+            raise Deferred(until, f"{name} is rate-limited; waiting for its reset")
+        return name, connector
+
+    async def _contacts(self, rows: Sequence[ContactRow]) -> list[Contact]:
+        events = await self.store.events_by_contact(r.id for r in rows)
+        return [list_contact(row, events.get(row.id, [])) for row in rows]
+
+    def batch_group(self, job: Job) -> BatchGroup | None:
+        if job.kind != jobs.CONNECTOR_UPSERT:
+            return None
+        name = str(job.payload.get("connector"))
+        connector = self.connectors.get(name)
+        if isinstance(connector, BatchConnector) and connector.max_batch >= 2:
+            return BatchGroup(job.kind, name, connector.max_batch)
+        return None
+
+    async def run_one(self, job: Job, contact: ContactRow) -> str:
+        name, connector = self._connector(job)
+        if job.kind == jobs.CONNECTOR_UPSERT and contact.status != "confirmed":
+            return f"not sent: the contact is {contact.status}"
+        [item] = await self._contacts([contact])
+        try:
+            if job.kind == jobs.CONNECTOR_UPSERT:
+                result = await connector.upsert(item, idempotency_key=job.idempotency_key)
+            else:
+                result = await connector.unsubscribe(item, idempotency_key=job.idempotency_key)
+        except DeliveryError as exc:
+            await self._record(name, [job], [exc], failed_call=True)
+            raise
+        await self._record(name, [job], [result], failed_call=False)
+        return note(result)
+
+    async def run_batch(self, batch: Sequence[Job]) -> list[Outcome]:
+        """One ``upsert_many`` call for the jobs whose contact is (still) confirmed."""
+        name, connector = self._connector(batch[0])
+        if not isinstance(connector, BatchConnector):
+            raise DeliveryError(f"{name} has no batch endpoint", permanent=False)
+        rows = await self.store.contacts_by_id(int(j.payload["contact_id"]) for j in batch)
+        outcomes: list[Outcome] = []
+        sending: list[int] = []
+        for i, job in enumerate(batch):
+            row = rows.get(int(job.payload["contact_id"]))
+            if row is None:
+                outcomes.append("the contact no longer exists; nothing to do")
+            elif row.status != "confirmed":
+                outcomes.append(f"not sent: the contact is {row.status}")
+            else:
+                outcomes.append("")
+                sending.append(i)
+        if not sending:
+            return outcomes
+        contacts = await self._contacts([rows[int(batch[i].payload["contact_id"])] for i in sending])
+        jobs_sent = [batch[i] for i in sending]
+        items = [(c, j.idempotency_key) for c, j in zip(contacts, jobs_sent, strict=True)]
+        results: list[SyncResult | DeliveryError]
+        failed_call = False
+        try:
+            results = list(await connector.upsert_many(items))
+            if len(results) != len(items):
+                raise DeliveryError(f"{name} answered for {len(results)} of {len(items)} contacts")
+        except DeliveryError as exc:  # the whole call failed: it applies to every job in it
+            results, failed_call = [exc] * len(items), True
+        await self._record(name, jobs_sent, results, failed_call=failed_call)
+        for i, result in zip(sending, results, strict=True):
+            outcomes[i] = result if isinstance(result, DeliveryError) else note(result)
+        return outcomes
+
+    async def _record(
+        self,
+        name: str,
+        sent: Sequence[Job],
+        results: Sequence[SyncResult | DeliveryError],
+        *,
+        failed_call: bool,
+    ) -> None:
+        now = time.time()
+        errors = [(job, r) for job, r in zip(sent, results, strict=True) if isinstance(r, DeliveryError)]
+        done = [r for r in results if isinstance(r, SyncResult)]
+        waits = [e.retry_after for _, e in errors if e.retry_after is not None and not e.permanent]
+        pause_until = now + min(max(waits), self.outbox.max_delay) if waits else None
+        if pause_until is not None:
+            self._paused[name] = max(self._paused.get(name, 0.0), pause_until)
+        outcome = CallOutcome(
+            succeeded=len(done),
+            success=done[-1].detail if done else None,
+            failure=errors[-1][1].detail if errors else None,
+            failed_call=failed_call,
+            throttled=bool(errors) and all(e.code == 429 for _, e in errors),
+            dead=sum(1 for job, e in errors if gives_up(job, e.permanent, self.outbox)),
+            pause_until=pause_until,
+        )
+        try:
+            await self.health.record(name, outcome, now)
+        except Exception:  # the job's own outcome matters more than the bookkeeping
+            log.exception("could not record the health of connector %s", name)
