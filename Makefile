@@ -22,7 +22,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# axe-core, injected by the widget's accessibility test.
+widget/node_modules/.package-lock.json: widget/package-lock.json
+	npm ci --prefix widget --no-audit --no-fund --silent
+
+unit: $(STAMP) widget/node_modules/.package-lock.json
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 # Debian packages the browser and plugin tests drive; CI machines start without them.

@@ -1,83 +1,277 @@
-/* optin widget (minimal): renders a signup form and posts it to the optin service.
- * Embed: <script src="https://HOST/widget.js" data-form="newsletter" async></script>
- * No inline scripts or styles, no eval: works under a strict Content-Security-Policy. */
-(function () {
+/* optin widget. Embed: <script src="https://HOST/widget.js" data-form="newsletter" async></script>
+ * Renders into <div data-optin-form="ID">, in place of the script, or enhances
+ * <form data-optin-enhance="ID">. No inline scripts or styles, no eval: works under
+ * "script-src HOST; style-src HOST". Styles live in a Shadow DOM, themable with --optin-* properties. */
+(function (w, d) {
   "use strict";
-  var script = document.currentScript;
-  if (!script) return;
-  var formId = script.getAttribute("data-form");
-  var base = new URL(script.src, document.baseURI).origin;
+  var VERSION = "__OPTIN_VERSION__";
+  var script = d.currentScript;
+  if (!script || !script.src) return;
+  var origin = new URL(script.src).origin;
+  var base = origin + "/widget/" + VERSION + "/";
+  var LANGS = ["en", "fr", "es", "de"];
+  var own = script.getAttribute("data-form");
+  var uid = 0, solver, cache = {};
 
   function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    var node = d.createElement(tag);
+    for (var k in attrs || {}) node.setAttribute(k, attrs[k]);
     if (text) node.textContent = text;
     return node;
   }
-
-  function render(config) {
-    var t = config.strings;
-    var uid = "optin-" + config.id;
-    var form = el("form", { "class": "optin-form", novalidate: "" });
-    form.appendChild(el("label", { "for": uid + "-email" }, t.email_label));
-    var email = el("input", { id: uid + "-email", type: "email", name: "email", required: "",
-      autocomplete: "email", "aria-describedby": uid + "-status" });
-    form.appendChild(email);
-    form.appendChild(el("label", { "for": uid + "-first" }, t.first_name_label));
-    form.appendChild(el("input", { id: uid + "-first", type: "text", name: "first_name", autocomplete: "given-name" }));
-    var consent = null;
-    if (config.consent_text) {
-      var label = el("label", { "class": "optin-consent" });
-      consent = el("input", { type: "checkbox", name: "consent", value: "yes", required: "" });
-      label.appendChild(consent);
-      label.appendChild(document.createTextNode(" " + config.consent_text));
-      form.appendChild(label);
+  function add(parent) {
+    for (var i = 1; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c) parent.appendChild(typeof c === "string" ? d.createTextNode(c) : c);
     }
-    var button = el("button", { type: "submit" }, t.submit);
-    form.appendChild(button);
-    var status = el("p", { id: uid + "-status", role: "status", "aria-live": "polite" });
-    form.appendChild(status);
-
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      button.disabled = true;
-      status.textContent = t.sending;
-      var body = {
-        email: email.value,
-        first_name: form.elements.first_name.value,
-        consent: consent ? consent.checked : false,
-        language: config.language,
-        page_url: location.href
-      };
-      fetch(config.subscribe_url, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "Accept": "application/json" },
-        body: JSON.stringify(body)
-      }).then(function (response) {
-        return response.json().then(function (data) { return { ok: response.ok, data: data }; });
-      }).then(function (result) {
-        button.disabled = false;
-        if (result.ok) {
-          status.textContent = t.success;
-          form.reset();
-        } else {
-          status.textContent = result.data.error || t.error_generic;
-          email.setAttribute("aria-invalid", result.data.field === "email" ? "true" : "false");
-        }
-      }).catch(function () {
-        button.disabled = false;
-        status.textContent = t.error_generic;
-      });
+    return parent;
+  }
+  function json(url, init) {
+    return fetch(url, init).then(function (r) {
+      return r.json().then(function (body) { return { ok: r.ok, body: body }; });
     });
-    return form;
+  }
+  function once(url) {
+    return cache[url] || (cache[url] = json(url, { headers: { Accept: "application/json" } }).then(function (r) {
+      if (!r.ok) throw new Error(url);
+      return r.body;
+    }));
+  }
+  function lang(v) {
+    v = (v || "").slice(0, 2).toLowerCase();
+    return LANGS.indexOf(v) < 0 ? "" : v;
+  }
+  function later(ms) { return new Promise(function (r) { setTimeout(r, Math.max(ms, 0)); }); }
+  function loadSolver() {
+    return solver || (solver = new Promise(function (ok, ko) {
+      var s = el("script", { src: base + "solver.js", async: "" });
+      s.onload = function () { w.optinSolve ? ok(w.optinSolve) : ko(); };
+      s.onerror = ko;
+      d.head.appendChild(s);
+    }));
   }
 
-  fetch(base + "/v1/forms/" + encodeURIComponent(formId), { headers: { "Accept": "application/json" } })
-    .then(function (response) { return response.json(); })
-    .then(function (config) {
-      var form = render(config);
-      var target = document.querySelector('[data-optin-form="' + formId + '"]');
-      if (target) target.appendChild(form);
-      else script.parentNode.insertBefore(form, script);
+  function setup(id, host, wanted, enhance) {
+    var path = origin + "/v1/forms/" + encodeURIComponent(id);
+    once(path).then(function (cfg) {
+      var lg = wanted || lang(cfg.language) || "en";
+      return once(base + "i18n/" + lg + ".json").then(function (cat) {
+        var t = {}, k, extra = (cfg.widget_strings || {})[lg] || {};
+        for (k in cat) t[k] = extra[k] || cat[k];
+        (enhance ? enhanceForm : render)(cfg, t, lg, host, path);
+      });
+    }).catch(function () { /* service unreachable: the page's own fallback stays */ });
+  }
+
+  // Verification, anti-bot proofs and submission, shared by both modes.
+  function control(cfg, t, lg, path, p) {
+    var P = p.prefix, verdict = null, checked = null, pending = null, seq = 0, timer;
+    var ab = null, abAt = 0, fill = null, fillAt = 0, ready, sol = null, busy = false;
+
+    function msg(node, input, text, kind) {
+      node.textContent = text || "";
+      node.className = P + "msg" + (kind ? " " + P + kind : "");
+      if (input) input.setAttribute("aria-invalid", kind === "err" ? "true" : "false");
+    }
+    function show(v) {
+      var bad = v && v.decision === "reject";
+      msg(p.msg, p.email, "", bad ? "err" : v && v.decision === "warn" ? "warn" : "");
+      if (!v || v.decision === "accept") return;
+      if (!v.suggestion) return add(p.msg, (lg === "en" && v.message) || t[bad ? "email_invalid" : "email_check"]);
+      var parts = t.did_you_mean.split("{s}");
+      var b = el("button", { type: "button", "class": P + "sug" }, v.suggestion);
+      b.addEventListener("click", function () {
+        p.email.value = v.suggestion;
+        show(null);
+        verify();
+        p.email.focus();
+      });
+      add(p.msg, bad ? t.email_invalid + " " : "", parts[0], b, parts[1]);
+    }
+    function verify() {
+      var value = p.email.value.trim(), n = ++seq;
+      if (!value) { checked = pending = verdict = null; show(null); return Promise.resolve(null); }
+      if (value === checked && pending) return pending;
+      checked = value;
+      var call = fetch(cfg.verify_url + "?form=" + encodeURIComponent(cfg.id), {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ email: value, form: cfg.id })
+      }).then(function (r) { return r.ok ? r.json() : null; });
+      // Fail open: if the service cannot answer, the server checks again on subscribe.
+      pending = Promise.race([call, later(5000)])["catch"](function () { return null; }).then(function (v) {
+        if (n === seq) { verdict = v || null; show(verdict); }
+        return v || null;
+      });
+      return pending;
+    }
+    function challenge() {
+      ready = json(path + "/challenge")["then"](function (r) {
+        if (!r.ok) return;
+        ab = r.body; abAt = Date.now(); sol = null;
+        if (!fill || Date.now() - fillAt > (ab.expires_in - 90) * 1000) { fill = ab.fill_token; fillAt = abAt; }
+      })["catch"](function () {});
+      sol = null;
+      return ready;
+    }
+    function solve() {
+      return sol || (sol = ready.then(function () {
+        return ab && ab.altcha ? loadSolver().then(function (s) { return s(ab.altcha); }) : "";
+      })["catch"](function () { return ""; }));
+    }
+    function status(text, kind) { msg(p.status, null, text, kind); }
+
+    challenge();
+    p.root.addEventListener("focusin", function () { solve(); });
+    p.email.addEventListener("blur", verify);
+    p.email.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(verify, 700);
     });
-})();
+    if (p.cmsg) p.consent.addEventListener("change", function () { msg(p.cmsg, p.consent, ""); });
+
+    send.check = verify;
+    return send;
+    function send(done) {
+      if (busy) return;
+      var email = p.email.value.trim(), consent = p.consent ? p.consent.checked : true;
+      if (!email) { msg(p.msg, p.email, t.email_required, "err"); return p.email.focus(); }
+      if (cfg.consent_required && !consent) { msg(p.cmsg, p.consent, t.consent_required, "err"); return p.consent.focus(); }
+      busy = true;
+      status(t.sending);
+      verify().then(function (v) {
+        if (v && v.decision === "reject") { status(""); return p.email.focus(); }
+        var stale = ab && Date.now() - abAt > (ab.expires_in - 90) * 1000;
+        return (stale ? challenge() : ready).then(solve).then(function (proof) {
+          return later(fill ? ab.min_fill_ms + 150 - (Date.now() - fillAt) : 0).then(function () { return proof; });
+        }).then(function (proof) {
+          var body = { email: email, consent: consent, language: lg, page_url: location.href };
+          if (p.first && p.first.value) body.first_name = p.first.value;
+          if (ab) {
+            if (ab.honeypot) body[ab.honeypot] = p.hp.value;
+            if (fill) body[ab.fill_field] = fill;
+            if (proof) body[ab.altcha_field] = proof;
+          }
+          return json(cfg.subscribe_url, {
+            method: "POST",
+            headers: { "Content-Type": "application/json", Accept: "application/json" },
+            body: JSON.stringify(body),
+            keepalive: true
+          });
+        }).then(function (r) {
+          if (r.ok) { status(t.success, "ok"); return done && done(); }
+          challenge().then(solve); // the proof may be spent: prepare the next one
+          var f = r.body.field, text = lg === "en" && r.body.error;
+          status("");
+          if (f === "email") { checked = null; msg(p.msg, p.email, text || t.email_invalid, "err"); return p.email.focus(); }
+          if (f === "consent" && p.consent) { msg(p.cmsg, p.consent, t.consent_required, "err"); return p.consent.focus(); }
+          var bot = ab && (f === ab.honeypot || f === ab.fill_field || f === ab.altcha_field);
+          status(bot ? t.retry : text || t.error_generic, "err");
+        });
+      })["catch"](function () { status(t.error_generic, "err"); }).then(function () { busy = false; });
+    }
+  }
+
+  function honeypot(t, P, i) {
+    var box = el("div", { "class": P + "hp", "aria-hidden": "true" });
+    var hp = el("input", { id: i + "hp", type: "text", name: "optin_hp", tabindex: "-1", autocomplete: "off" });
+    return { box: add(box, add(el("label", { "for": i + "hp" }), t.honeypot_label), hp), input: hp };
+  }
+
+  function render(cfg, t, lg, host, path) {
+    var root = host.attachShadow({ mode: "open" }), i = "optin" + ++uid + "-";
+    var form = el("form", { novalidate: "", lang: lg, "aria-labelledby": i + "title", hidden: "" });
+    var css = el("link", { rel: "stylesheet", href: base + "widget.css" });
+    css.onload = css.onerror = function () { form.hidden = false; };
+    var body = el("div", { "class": "body" });
+    var email = el("input", {
+      id: i + "email", type: "email", name: "email", autocomplete: "email", required: "",
+      spellcheck: "false", "aria-describedby": i + "msg", "aria-invalid": "false"
+    });
+    var first = el("input", { id: i + "first", type: "text", name: "first_name", autocomplete: "given-name" });
+    var hp = honeypot(t, "", i);
+    var p = {
+      prefix: "", root: form, email: email, first: first, hp: hp.input,
+      msg: el("p", { id: i + "msg", "class": "msg" }),
+      status: el("p", { id: i + "status", "class": "msg", role: "status", "aria-live": "polite", tabindex: "-1" })
+    };
+    add(body,
+      add(el("div", { "class": "row" }), add(el("label", { "for": i + "email" }), t.email_label), email, p.msg),
+      add(el("div", { "class": "row" }), add(el("label", { "for": i + "first" }), t.first_name_label), first),
+      hp.box);
+    if (cfg.consent_text) {
+      p.consent = el("input", { id: i + "consent", type: "checkbox", name: "consent", value: "yes", required: "", "aria-describedby": i + "cmsg" });
+      p.cmsg = el("p", { id: i + "cmsg", "class": "msg" });
+      add(body, add(el("div", { "class": "row check" }), p.consent,
+        add(el("div"), add(el("label", { "for": i + "consent" }), cfg.consent_text), p.cmsg)));
+    }
+    add(body, el("button", { type: "submit", "class": "submit" }, t.submit));
+    add(root, css, add(form, el("p", { id: i + "title", "class": "title" }, cfg.title), body, p.status));
+    var send = control(cfg, t, lg, path, p);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      send(function () {
+        body.hidden = true;
+        p.status.focus();
+      });
+    });
+  }
+
+  function enhanceForm(cfg, t, lg, form, path) {
+    var email = form.querySelector("input[type=email],input[name=email]");
+    if (!email) return;
+    if (!d.querySelector("link[data-optin]")) d.head.appendChild(el("link", { rel: "stylesheet", href: base + "enhance.css", "data-optin": "" }));
+    var P = "optin-x-", i = "optin" + ++uid + "-", passed = false;
+    var hp = honeypot(t, P, i);
+    var p = {
+      prefix: P, root: form, email: email, hp: hp.input,
+      msg: el("p", { id: i + "msg", "class": P + "msg" }),
+      status: el("p", { "class": P + "msg", role: "status", "aria-live": "polite" }),
+      consent: el("input", { id: i + "consent", type: "checkbox", "aria-describedby": i + "text" })
+    };
+    email.setAttribute("aria-describedby", ((email.getAttribute("aria-describedby") || "") + " " + i + "msg").trim());
+    email.parentNode.insertBefore(p.msg, email.nextSibling);
+    var box = add(el("div", { "class": P + "box", lang: lg }),
+      add(el("div", { "class": P + "check" }), p.consent,
+        add(el("label", { "for": i + "consent" }), t.subscribe_too.replace("{title}", cfg.title))),
+      cfg.consent_text && el("p", { id: i + "text", "class": P + "text" }, cfg.consent_text),
+      hp.box, p.status);
+    var button = form.querySelector("[type=submit],button:not([type])");
+    button && form.contains(button) ? button.parentNode.insertBefore(box, button) : form.appendChild(box);
+    var send = control(cfg, t, lg, path, p);
+    form.addEventListener("submit", function (e) {
+      if (passed) return;
+      e.preventDefault();
+      var resume = function () {
+        passed = true;
+        form.requestSubmit ? form.requestSubmit() : form.submit();
+        passed = false;
+      };
+      send.check().then(function (v) {
+        if (v && v.decision === "reject") return email.focus();
+        p.consent.checked ? send(resume) : resume();
+      });
+    });
+  }
+
+  function start() {
+    var found = false, main = lang(script.getAttribute("data-lang")) || lang(d.documentElement.lang);
+    function each(selector, attr, enhance) {
+      var nodes = d.querySelectorAll(selector);
+      for (var n = 0; n < nodes.length; n++) {
+        var node = nodes[n], id = node.getAttribute(attr) || own;
+        if (!id || (own && id !== own) || node.optinDone) continue;
+        node.optinDone = found = true;
+        setup(id, node, lang(node.getAttribute("data-lang")) || main, enhance);
+      }
+    }
+    each("[data-optin-form]", "data-optin-form", false);
+    each("form[data-optin-enhance]", "data-optin-enhance", true);
+    if (!found && own) {
+      var host = el("div"), parent = script.parentNode;
+      parent && parent !== d.head ? parent.insertBefore(host, script) : d.body.appendChild(host);
+      setup(own, host, main, false);
+    }
+  }
+  d.readyState === "loading" ? d.addEventListener("DOMContentLoaded", start) : start();
+})(window, document);

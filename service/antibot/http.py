@@ -1,0 +1,135 @@
+"""HTTP handlers the widget needs: a fresh challenge per form, and the widget's own files.
+
+``GET /v1/forms/{form_id}/challenge`` answers (never cached) with a fresh ALTCHA challenge, a
+signed fill-time token and the names of the fields that carry them; CORS is the form's own (the
+path is under ``/v1/forms/{form_id}``).
+
+``GET /widget.js`` and ``GET /widget/{version}/{name}`` serve the widget. ``version`` is a hash
+of the widget's files, substituted into widget.js, so the script loads its stylesheet, solver and
+language files from URLs that never change content and are cached for a year. Files are sent
+gzip-compressed to clients that accept it, with ``Access-Control-Allow-Origin: *`` so a page can
+use Subresource Integrity (``crossorigin="anonymous"``).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from service.antibot.guard import AntiBotGuard, Challenges, policy_of
+from service.settings import REPO_ROOT
+from service.web.context import services
+
+WIDGET_DIR = REPO_ROOT / "widget"
+VERSION_MARK = b"__OPTIN_VERSION__"
+ASSETS = {
+    "widget.js": "text/javascript; charset=utf-8",
+    "solver.js": "text/javascript; charset=utf-8",
+    "widget.css": "text/css; charset=utf-8",
+    "enhance.css": "text/css; charset=utf-8",
+    "i18n/en.json": "application/json",
+    "i18n/fr.json": "application/json",
+    "i18n/es.json": "application/json",
+    "i18n/de.json": "application/json",
+}
+IMMUTABLE = "public, max-age=31536000, immutable"
+SHORT = "public, max-age=300"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    version: str
+    files: dict[str, tuple[bytes, bytes]]  # name -> (body, gzipped body)
+
+
+_cache: dict[tuple[int, ...], Bundle] = {}
+
+
+def bundle(directory: Path = WIDGET_DIR) -> Bundle:
+    """Every widget file, read once per change on disk; the version hashes them all."""
+    paths = [directory / name for name in ASSETS]
+    stamp = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in paths)
+    cached = _cache.get(stamp)
+    if cached is not None:
+        return cached
+    raw = {name: (p.read_bytes() if p.exists() else b"") for name, p in zip(ASSETS, paths, strict=True)}
+    digest = hashlib.sha256()
+    for name, body in raw.items():
+        digest.update(name.encode() + b"\0" + body + b"\0")
+    version = digest.hexdigest()[:12]
+    files = {}
+    for name, body in raw.items():
+        served = body.replace(VERSION_MARK, version.encode()) if name == "widget.js" else body
+        files[name] = (served, gzip.compress(served, compresslevel=9, mtime=0))
+    _cache.clear()
+    _cache[stamp] = result = Bundle(version, files)
+    return result
+
+
+def _asset(request: Request, name: str, cache_control: str) -> Response:
+    files = bundle().files
+    if name not in files or not files[name][0]:
+        return Response("not found", status_code=404, media_type="text/plain")
+    body, packed = files[name]
+    headers = {
+        "Cache-Control": cache_control,
+        "Access-Control-Allow-Origin": "*",
+        "Cross-Origin-Resource-Policy": "cross-origin",
+        "X-Content-Type-Options": "nosniff",
+        "Vary": "Accept-Encoding",
+    }
+    if "gzip" in request.headers.get("accept-encoding", "").lower():
+        headers["Content-Encoding"] = "gzip"
+        body = packed
+    return Response(body, media_type=ASSETS[name], headers=headers)
+
+
+async def widget_script(request: Request) -> Response:
+    """``GET /widget.js``: the current widget, briefly cached (its sub-files are versioned)."""
+    return _asset(request, "widget.js", SHORT)
+
+
+async def widget_asset(request: Request) -> Response:
+    """``GET /widget/{version}/{name:path}``: immutable when ``version`` is the current one."""
+    current = request.path_params["version"] == bundle().version
+    return _asset(request, request.path_params["name"], IMMUTABLE if current else "no-cache")
+
+
+async def challenge(request: Request) -> Response:
+    """``GET /v1/forms/{form_id}/challenge``: a fresh ALTCHA challenge and fill-time token."""
+    svc = services(request)
+    form = svc.settings.forms.get(request.path_params["form_id"])
+    if form is None:
+        return JSONResponse({"error": "there is no such form"}, status_code=404)
+    guard = getattr(request.app.state, "antibot", None)
+    if isinstance(guard, AntiBotGuard):
+        body = guard.challenges.issue(form.id, guard.policy(form))
+    else:
+        body = Challenges.from_settings(svc.settings).issue(form.id, policy_of(form))
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def embed_snippet(public_url: str, form_id: str) -> str:
+    """The pinned ``<script>`` tag for a page: versioned URL and Subresource Integrity hash."""
+    current = bundle()
+    digest = hashlib.sha384(current.files["widget.js"][0]).digest()
+    integrity = "sha384-" + base64.b64encode(digest).decode()
+    return (
+        f'<script src="{public_url.rstrip("/")}/widget/{current.version}/widget.js"\n'
+        f'        integrity="{integrity}" crossorigin="anonymous"\n'
+        f'        data-form="{form_id}" async></script>'
+    )
+
+
+if __name__ == "__main__":  # python -m service.antibot.http https://signup.example.com newsletter
+    import sys
+
+    args = sys.argv[1:]
+    url = args[0] if args else "https://signup.example.com"
+    print(embed_snippet(url, args[1] if len(args) > 1 else "newsletter"))

@@ -1,0 +1,343 @@
+"""The widget in a real headless Chromium, embedded cross-origin under a strict CSP.
+
+The host page is served from http://127.0.0.2:PORT (its own origin) with
+``script-src SERVICE; style-src SERVICE`` and no 'unsafe-inline'; the widget, its stylesheet,
+its solver and its language files come from the service on http://127.0.0.1:PORT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, ConsoleMessage, Page, Route, async_playwright, expect
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route as WebRoute
+
+from service.antibot import AntiBotPolicy
+from service.antibot.http import embed_snippet
+from tests.support.app_server import bound_socket, link_in, relay_settings, wait_for
+from tests.support.relay import Relay
+from tests.widget.harness import serve_antibot
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+AXE = ROOT / "widget" / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = ROOT / "test-artifacts"
+CONSENT = "Yes, email me the Test Letter."
+HOST = "127.0.0.2"
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
+    if found is None:
+        ci = " (CI=true)" if os.environ.get("CI") == "true" else ""
+        pytest.fail(
+            f"Debian's chromium is not installed{ci}: run `make system-deps` (apt-get install chromium)"
+        )
+    return found
+
+
+def host_page(request: Request) -> Response:
+    service = request.app.state.service
+    lang = request.query_params.get("lang", "en")
+    mode = request.query_params.get("mode", "render")
+    # The pinned tag from the README (versioned URL + SRI); the enhance page uses the short one.
+    script = embed_snippet(service, "newsletter")
+    if mode == "enhance":
+        script = f'<script src="{service}/widget.js" data-form="newsletter" async></script>'
+        body = (
+            '<form data-optin-enhance="newsletter" action="/sent" method="post">'
+            '<label for="c-email">Your email</label><input id="c-email" type="email" name="email">'
+            '<label for="c-text">Message</label><textarea id="c-text" name="text"></textarea>'
+            "<button>Send message</button></form>"
+        )
+    else:
+        body = '<p>Sign up below.</p><div data-optin-form="newsletter"></div>'
+    html = (
+        f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
+        f"<title>Host page</title></head><body><main><h1>A host page</h1>{body}</main>{script}</body></html>"
+    )
+    csp = f"default-src 'none'; script-src {service}; style-src {service}; connect-src {service}; form-action 'self'"
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp})
+
+
+async def sent(request: Request) -> Response:
+    form = await request.form()
+    return HTMLResponse(
+        f"<!doctype html><title>Sent</title><p>Message sent by {escape(str(form['email']))}</p>"
+    )
+
+
+@dataclass
+class Scene:
+    page: Page
+    host: str
+    service: str
+    relay: Relay
+    refused: list[str] = field(default_factory=list)  # CSP violations and blocked requests
+    submitted: list[dict[str, Any]] = field(default_factory=list)
+
+    async def open(self, lang: str = "en", mode: str = "render") -> None:
+        await self.page.goto(f"{self.host}/?lang={lang}&mode={mode}")
+        if mode == "render":
+            await expect(self.page.get_by_role("button", name=LABELS[lang]["submit"])).to_be_visible()
+
+    def email(self, lang: str = "en") -> Any:
+        return self.page.get_by_label(LABELS[lang]["email"])
+
+
+LABELS = {
+    lang: {"email": data["email_label"], "submit": data["submit"], "success": data["success"]}
+    for lang in ("en", "fr", "es", "de")
+    for data in [json.loads((ROOT / "widget" / "i18n" / f"{lang}.json").read_text())]
+}
+
+
+@asynccontextmanager
+async def scene(
+    relay: Relay, ca_file: str, db_url: str, nameserver: str, policy: AntiBotPolicy | None = None
+) -> AsyncIterator[Scene]:
+    executable = chromium_path()
+    sock = bound_socket(HOST)
+    host_url = f"http://{HOST}:{sock.getsockname()[1]}"
+    configure = relay_settings(
+        db_url, nameserver, relay, ca_file, consent_text=CONSENT, allowed_origins=[host_url]
+    )
+    policies = {"newsletter": policy or AntiBotPolicy(altcha_max_number=20_000)}
+    async with serve_antibot(configure, policies) as (service_url, _settings):
+        app = Starlette(routes=[WebRoute("/", host_page), WebRoute("/sent", sent, methods=["POST"])])
+        app.state.service = service_url
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        try:
+            while not server.started:
+                await asyncio.sleep(0.01)
+            async with async_playwright() as pw:
+                browser: Browser = await pw.chromium.launch(
+                    executable_path=executable,
+                    args=[
+                        "--no-sandbox",
+                        "--disable-gpu",
+                        "--disable-background-networking",
+                        "--disable-component-update",
+                    ],
+                )
+                context = await browser.new_context(viewport={"width": 640, "height": 720})
+                await context.add_init_script(path=str(AXE))  # DevTools injection: not subject to CSP
+                page = await context.new_page()
+                result = Scene(page, host_url, service_url, relay)
+
+                async def loopback_only(route: Route) -> None:
+                    if urlsplit(route.request.url).hostname in (HOST, "127.0.0.1"):
+                        await route.continue_()
+                    else:
+                        result.refused.append(route.request.url)
+                        await route.abort()
+
+                def console(message: ConsoleMessage) -> None:
+                    if message.location.get("url", "").endswith("axe.min.js"):
+                        return  # axe-core's own probes (it sets inline styles to measure contrast)
+                    if "Content Security Policy" in message.text or "Refused to" in message.text:
+                        result.refused.append(f"{message.text} @ {message.location}")
+
+                def request(req: Any) -> None:
+                    if req.method == "POST" and req.url.endswith("/subscribe"):
+                        result.submitted.append(json.loads(req.post_data or "{}"))
+
+                await context.route("**/*", loopback_only)
+                page.on("console", console)
+                page.on("request", request)
+                try:
+                    yield result
+                finally:
+                    await browser.close()
+            assert result.refused == []
+        finally:
+            server.should_exit = True
+            await task
+            sock.close()
+
+
+async def axe_violations(page: Page) -> list[dict[str, Any]]:
+    result: dict[str, Any] = await page.evaluate("async () => await axe.run(document)")
+    return [
+        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]]}
+        for v in result["violations"]
+    ]
+
+
+async def test_typo_suggestion_subscribe_and_confirm(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    async with scene(starttls_relay, ca_file, db_url, nameserver) as s:
+        await s.open()
+        email = s.email()
+        await email.fill("ada@gmial.com")
+        await email.blur()
+        suggestion = s.page.get_by_role("button", name="ada@gmail.com")
+        await expect(suggestion).to_be_visible()
+        await expect(email).to_have_attribute("aria-invalid", "true")
+        await expect(email).to_have_accessible_description(
+            re.compile(r"^This address can't receive email\. Did you mean ada@gmail\.com ?\?$")
+        )
+
+        await suggestion.click()
+        await expect(email).to_have_value("ada@gmail.com")
+        await expect(email).to_have_attribute("aria-invalid", "false")
+        await expect(suggestion).to_have_count(0)
+
+        await s.page.get_by_label("First name (optional)").fill("Ada")
+        await s.page.get_by_label(CONSENT).check()
+        await s.page.get_by_role("button", name="Subscribe").click()
+        await expect(s.page.get_by_role("status")).to_have_text(LABELS["en"]["success"])
+        await expect(email).to_be_hidden()
+
+        sent = s.submitted[-1]
+        assert sent["email"] == "ada@gmail.com" and sent["consent"] is True and sent["optin_hp"] == ""
+        assert sent["optin_ts"] and sent["altcha"]
+
+        await wait_for(lambda: starttls_relay.to("ada@gmail.com"), what="the confirmation email")
+        await s.page.goto(link_in(starttls_relay.to("ada@gmail.com")[0], "confirm"))
+        await s.page.get_by_role("button", name="Confirm my subscription").click()
+        await expect(s.page.get_by_role("heading", name="You're subscribed!")).to_be_visible()
+
+
+async def test_keyboard_only_and_no_axe_violations(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    async with scene(starttls_relay, ca_file, db_url, nameserver) as s:
+        await s.open()
+        keys = s.page.keyboard
+        email = s.email()
+        await keys.press("Tab")
+        await expect(email).to_be_focused()
+        await keys.type("grace@gmial.com")
+        await keys.press("Tab")
+        first = s.page.get_by_label("First name (optional)")
+        await expect(first).to_be_focused()
+        suggestion = s.page.get_by_role("button", name="grace@gmail.com")
+        await expect(suggestion).to_be_visible()
+        assert await axe_violations(s.page) == []  # with the error and the suggestion showing
+
+        await keys.press("Shift+Tab")
+        await expect(suggestion).to_be_focused()
+        await keys.press("Enter")
+        await expect(email).to_have_value("grace@gmail.com")
+        await expect(email).to_be_focused()
+        await keys.press("Tab")
+        await expect(first).to_be_focused()
+        await keys.type("Grace")
+        await keys.press("Tab")  # the honeypot is skipped
+        consent = s.page.get_by_label(CONSENT)
+        await expect(consent).to_be_focused()
+        await keys.press("Space")
+        await expect(consent).to_be_checked()
+        await keys.press("Tab")
+        await expect(s.page.get_by_role("button", name="Subscribe")).to_be_focused()
+        await keys.press("Enter")
+        status = s.page.get_by_role("status")
+        await expect(status).to_have_text(LABELS["en"]["success"])
+        await expect(status).to_be_focused()
+        assert await axe_violations(s.page) == []
+        await wait_for(lambda: starttls_relay.to("grace@gmail.com"), what="the confirmation email")
+
+
+async def test_bots_are_refused(starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str) -> None:
+    async with scene(starttls_relay, ca_file, db_url, nameserver) as s:
+        # A bot that fills every field, the hidden honeypot included.
+        await s.open()
+        await s.email().fill("bot@example.org")
+        await s.page.get_by_label(CONSENT).check()
+        await s.page.locator("input[name=optin_hp]").fill("http://spam.example", force=True)
+        await s.page.get_by_role("button", name="Subscribe").click()
+        status = s.page.get_by_role("status")
+        await expect(status).to_have_text("Please wait a moment and send the form again.")
+        assert s.submitted[-1]["optin_hp"] == "http://spam.example"
+
+        # A person: accepted; then the same proof replayed by a script is refused.
+        await s.open()
+        await s.email().fill("ada@example.org")
+        await s.page.get_by_label(CONSENT).check()
+        await s.page.get_by_role("button", name="Subscribe").click()
+        await expect(s.page.get_by_role("status")).to_have_text(LABELS["en"]["success"])
+        replay = await s.page.evaluate(
+            """async ([url, body]) => {
+                const r = await fetch(url, {method: "POST", headers: {"Content-Type": "application/json"},
+                                            body: JSON.stringify(body)});
+                return [r.status, await r.json()];
+            }""",
+            [f"{s.service}/v1/forms/newsletter/subscribe", {**s.submitted[-1], "email": "eve@example.org"}],
+        )
+        assert replay == [
+            400,
+            {"error": "this anti-robot proof was already used: send the form again", "field": "altcha"},
+        ]
+
+        # A script that takes a fresh token and posts at once is too fast.
+        hasty = await s.page.evaluate(
+            """async (service) => {
+                const c = await (await fetch(service + "/v1/forms/newsletter/challenge")).json();
+                const body = {email: "bot@example.org", consent: true, optin_hp: "", optin_ts: c.fill_token};
+                const r = await fetch(service + "/v1/forms/newsletter/subscribe", {method: "POST",
+                    headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+                return [r.status, await r.json()];
+            }""",
+            s.service,
+        )
+        assert hasty == [
+            400,
+            {"error": "that was too fast: wait a few seconds and send the form again", "field": "optin_ts"},
+        ]
+        await wait_for(lambda: starttls_relay.to("ada@example.org"), what="the confirmation email")
+        assert starttls_relay.to("bot@example.org") == [] and starttls_relay.to("eve@example.org") == []
+
+
+async def test_every_language_looks_right_and_passes_axe(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with scene(starttls_relay, ca_file, db_url, nameserver) as s:
+        for lang in ("en", "fr", "es", "de"):
+            await s.open(lang)
+            email = s.email(lang)
+            await email.fill("ada@yahooo.com")
+            await email.blur()
+            await expect(s.page.get_by_role("button", name="ada@yahoo.com")).to_be_visible()
+            assert await axe_violations(s.page) == [], lang
+            await s.page.screenshot(path=str(ARTIFACTS / f"widget-{lang}.png"), full_page=True)
+
+
+async def test_enhancing_a_contact_form(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    async with scene(starttls_relay, ca_file, db_url, nameserver) as s:
+        await s.open(mode="enhance")
+        email = s.page.get_by_label("Your email")
+        box = s.page.get_by_label("Also subscribe me to The Test Letter")
+        await expect(box).to_be_visible()
+        await email.fill("lin@gmial.com")
+        await email.blur()
+        await expect(s.page.get_by_role("button", name="lin@gmail.com")).to_be_visible()
+        await s.page.get_by_role("button", name="Send message").click()  # blocked: undeliverable
+        await expect(email).to_be_focused()
+        await s.page.get_by_role("button", name="lin@gmail.com").click()
+        await box.check()
+        assert await axe_violations(s.page) == []
+        await s.page.get_by_role("button", name="Send message").click()
+        await expect(s.page.get_by_text("Message sent by lin@gmail.com")).to_be_visible()
+        await wait_for(lambda: starttls_relay.to("lin@gmail.com"), what="the confirmation email")
