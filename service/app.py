@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -13,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from service.antibot import AntiBotGuard
+from service.antibot import http as antibot_http
 from service.confirmation import Confirmations
 from service.connectors.base import Connector
 from service.connectors.builtin import BuiltinListConnector
@@ -22,17 +25,19 @@ from service.mail.catcher import MailCatcher
 from service.mail.smtp import MEMORY_KEY, SmtpMailer
 from service.outbox import OutboxWorker
 from service.render import Renderer
+from service.retention import purge_every
 from service.settings import REPO_ROOT, Settings
 from service.signup import SignupService
 from service.store import Store, open_store
 from service.tokens import Tokens
 from service.verification import Verifier
-from service.web import api, dev, hooks, pages
+from service.web import admin, api, dev, hooks, pages
 from service.web.cors import FormCors
+from service.web.openapi import openapi_json
 from service.web.pages import PAGE_HEADERS
+from service.web.security import SecurityHeaders
 
 log = logging.getLogger("optin")
-WIDGET = REPO_ROOT / "widget" / "widget.js"
 PAGE_CSS = REPO_ROOT / "templates" / "pages" / "page.css"
 
 
@@ -54,12 +59,6 @@ def build_mailer(settings: Settings, store: Store, catcher: MailCatcher | None) 
         return await store.kv_get(MEMORY_KEY)
 
     return SmtpMailer(settings.smtp, remember=remember, recall=recall)
-
-
-async def widget_js(request: Request) -> Response:
-    return FileResponse(
-        WIDGET, media_type="text/javascript", headers={"Cache-Control": "public, max-age=300"}
-    )
 
 
 async def page_css(request: Request) -> Response:
@@ -84,14 +83,19 @@ def routes(settings: Settings) -> list[Route]:
 
     table = [
         Route("/", dev.demo),
-        Route("/widget.js", widget_js),
+        Route("/widget.js", antibot_http.widget_script),
+        Route("/widget/{version}/{name:path}", antibot_http.widget_asset),
+        Route("/v1/forms/{form_id}/challenge", antibot_http.challenge),
         Route("/assets/page.css", page_css),
         Route("/healthz", api.health),
+        Route("/openapi.json", openapi_json),
         Route("/v1/verify", verify_endpoint, methods=["POST"]),
         Route("/v1/forms/{form_id}", api.form_config),
         Route("/v1/forms/{form_id}/subscribe", api.subscribe, methods=["POST"]),
         Route("/v1/hooks/{form_id}", hooks.receive, methods=["POST"]),
         Route("/v1/hooks/{form_id}/{url_token}", hooks.receive, methods=["POST"]),
+        Route("/v1/contacts/{email}/export", admin.export),
+        Route("/v1/contacts/{email}", admin.erase, methods=["DELETE"]),
         Route("/thanks", pages.thanks),
         Route("/confirm/resend", pages.resend, methods=["POST"]),
         Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),
@@ -127,6 +131,8 @@ def create_app(settings: Settings) -> Starlette:
         worker = OutboxWorker(store, settings.outbox, delivery.run, delivery.lane)
         from service.web.context import Services
 
+        antibot = AntiBotGuard.from_settings(settings, store)
+        app.state.antibot = antibot
         app.state.settings = settings
         app.state.verifier = verifier
         app.state.services = Services(
@@ -135,16 +141,18 @@ def create_app(settings: Settings) -> Starlette:
             renderer=renderer,
             tokens=tokens,
             verifier=verifier,
-            signup=SignupService(settings, store, verifier, worker.wake),
+            signup=SignupService(settings, store, verifier, worker.wake, guards=[antibot]),
             confirmations=Confirmations(settings, store, tokens, worker.wake),
             worker=worker,
             connectors=connectors,
             catcher=catcher,
         )
         worker.start()
+        purger = asyncio.create_task(purge_every(store, settings))
         try:
             yield
         finally:
+            purger.cancel()
             await worker.stop()
             for connector in connectors.values():
                 await connector.aclose()
@@ -155,7 +163,10 @@ def create_app(settings: Settings) -> Starlette:
 
     return Starlette(
         routes=routes(settings),
-        middleware=[Middleware(FormCors, settings=settings)],
+        middleware=[
+            Middleware(SecurityHeaders, https=settings.server.public_url.startswith("https://")),
+            Middleware(FormCors, settings=settings),
+        ],
         exception_handlers={HTTPException: not_found, Exception: server_error},
         lifespan=lifespan,
     )

@@ -142,6 +142,68 @@ def cmd_export(args: argparse.Namespace) -> int:
         return asyncio.run(_export(settings, args, out))
 
 
+async def _contacts(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from service.privacy import erase_contact, export_contact
+    from service.store import open_store
+
+    store = await open_store(settings.server.database)
+    try:
+        if args.action == "export":
+            document = await export_contact(store, settings.server.secret_key, args.email)
+            if document is None:
+                print(f"no contact has the address {args.email}", file=sys.stderr)
+                return 1
+            print(json.dumps(document, indent=2, ensure_ascii=False))
+            return 0
+        if not args.yes:
+            print("erasing cannot be undone: add --yes to erase", file=sys.stderr)
+            return 2
+        count = await erase_contact(store, settings.server.secret_key, args.email)
+        print(f"erased {count} contact(s); only a keyed hash of the address remains")
+        return 0
+    finally:
+        await store.close()
+
+
+def cmd_contacts(args: argparse.Namespace) -> int:
+    return asyncio.run(_contacts(_settings(args), args))
+
+
+def cmd_admin_key(args: argparse.Namespace) -> int:
+    from service.admin import new_key
+    from service.settings import ADMIN_SCOPES
+
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+    unknown = set(scopes) - ADMIN_SCOPES
+    if unknown or not scopes:
+        print(f"--scopes takes some of: {', '.join(sorted(ADMIN_SCOPES))}", file=sys.stderr)
+        return 2
+    key, digest = new_key()
+    print(f"Admin key (shown once; send it as Authorization: Bearer <key>):\n  {key}\n")
+    print("Add to your settings file:")
+    print(f'[admin.keys.{args.name}]\nsha256 = "{digest}"\nscopes = {scopes!r}'.replace("'", '"'))
+    return 0
+
+
+async def _purge(settings: Settings) -> int:
+    from service.retention import purge
+    from service.store import open_store
+
+    store = await open_store(settings.server.database)
+    try:
+        count = await purge(store, settings, time.time())
+    finally:
+        await store.close()
+    print(f"purged {count} never-confirmed contact(s) older than {settings.server.retention_days:g} days")
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    return asyncio.run(_purge(_settings(args)))
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="optin", description="Self-hosted double opt-in signups.")
     top.add_argument(
@@ -176,7 +238,23 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", default="-")
     export.set_defaults(func=cmd_export)
 
+    contacts = sub.add_parser("contacts", help="a person's data: export it or erase it")
+    contacts.add_argument("action", choices=["export", "erase"])
+    contacts.add_argument("email")
+    contacts.add_argument("--yes", action="store_true", help="with erase: really erase")
+    contacts.set_defaults(func=cmd_contacts)
+
+    admin_key = sub.add_parser("admin-key", help="make an admin API key and print its settings lines")
+    admin_key.add_argument("name")
+    admin_key.add_argument("--scopes", default="read", help="comma-separated: read, export, erase, admin")
+    admin_key.set_defaults(func=cmd_admin_key)
+
+    sub.add_parser("purge", help="apply the retention period now").set_defaults(func=cmd_purge)
+
     add_verify(sub)
+    from service.connectors.cli import add_parser as add_connectors
+
+    add_connectors(sub)
     return top
 
 

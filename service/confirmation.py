@@ -10,13 +10,14 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from service import jobs
 from service.errors import TokenError, TokenExpired
 from service.mail.compose import new_message_id
 from service.settings import FormSettings, Settings
+from service.signup import recorded_ip
 from service.store import ConsentEvent, ContactRow, Store, Transaction
 from service.tokens import Tokens
 
@@ -24,15 +25,30 @@ LinkState = Literal["valid", "confirmed", "already_confirmed", "expired", "inval
 DAY = 86_400.0
 
 
+def _ua(user_agent: str | None) -> str | None:
+    return (user_agent or "")[:500] or None
+
+
 @dataclass(frozen=True)
 class LinkInfo:
     state: LinkState
     language: str = "en"
     form: FormSettings | None = None
+    nonce: str = ""  # for a "valid" link: what the page's button must send back
+    notice: str = ""  # why the button has to be pressed again
 
     @property
     def list_title(self) -> str:
         return self.form.title if self.form else ""
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Who is at a link: the evidence kept about every fetch and click."""
+
+    method: str
+    ip: str | None
+    user_agent: str | None
 
 
 class Confirmations:
@@ -55,19 +71,28 @@ class Confirmations:
             return None, None
         return tx.contact(found[0]), found[1]
 
-    async def inspect(self, token: str) -> LinkInfo:
+    async def inspect(self, token: str, visit: Visit) -> LinkInfo:
+        """What a GET or HEAD shows; records the visit, changes nothing about the contact."""
         try:
             token_id = self.tokens.read_confirmation(token, self.max_age)
         except TokenExpired as exc:
             return await self._expired(exc)
         except TokenError:
             return LinkInfo("invalid")
-        contact, used_at = await self.store.read(lambda tx: self._lookup(tx, token_id))
+        now = time.time()
+
+        def look(tx: Transaction) -> tuple[ContactRow | None, float | None]:
+            contact, used_at = self._lookup(tx, token_id)
+            if contact is not None:
+                tx.add_link_event(token_id, now, visit.method, "shown", visit.ip, _ua(visit.user_agent))
+            return contact, used_at
+
+        contact, used_at = await self.store.write(look)
         if contact is None:
             return LinkInfo("invalid")
-        if contact.status == "confirmed":
+        if contact.status == "confirmed" or used_at is not None:
             return self._info("already_confirmed", contact)
-        return self._info("valid" if used_at is None else "already_confirmed", contact)
+        return replace(self._info("valid", contact), nonce=self.tokens.page_nonce(token_id))
 
     async def _expired(self, exc: TokenExpired) -> LinkInfo:
         token_id = exc.payload.get("t")
@@ -78,23 +103,47 @@ class Confirmations:
             return self._info("already_confirmed", contact)
         return self._info("expired", contact)
 
-    async def confirm(self, token: str, ip: str | None, user_agent: str | None) -> LinkInfo:
+    def _page_age(self, nonce: str, token_id: str) -> tuple[float | None, str]:
+        """Seconds since this link's page was shown, or why the click cannot count."""
+        if not nonce:
+            return None, "missing_nonce"
+        try:
+            shown_at = self.tokens.read_page_nonce(nonce, token_id, DAY)
+        except TokenError:
+            return None, "bad_nonce"
+        age = time.time() - shown_at
+        if age < self.settings.server.confirm_min_dwell_seconds:
+            return age, "too_fast"
+        return age, ""
+
+    async def confirm(self, token: str, nonce: str, visit: Visit) -> LinkInfo:
+        """The page's button. Confirms only with the page's nonce, after a human's dwell time."""
         try:
             token_id = self.tokens.read_confirmation(token, self.max_age)
         except TokenExpired as exc:
             return await self._expired(exc)
         except TokenError:
             return LinkInfo("invalid")
+        age, refusal = self._page_age(nonce, token_id)
         now = time.time()
         welcome_id = new_message_id(self.settings.smtp.sender)
-        event = ConsentEvent("confirmation", now, ip=ip, user_agent=(user_agent or "")[:500] or None)
+        ip = recorded_ip(visit.ip, self.settings.server.truncate_ips)
+        event = ConsentEvent("confirmation", now, ip=ip, user_agent=_ua(visit.user_agent))
 
         def record(tx: Transaction) -> LinkInfo:
             contact, used_at = self._lookup(tx, token_id)
             if contact is None:
                 return LinkInfo("invalid")
             if contact.status == "confirmed" or used_at is not None:
+                tx.add_link_event(
+                    token_id, now, visit.method, "already_confirmed", ip, _ua(visit.user_agent), age
+                )
                 return self._info("already_confirmed", contact)
+            tx.add_link_event(
+                token_id, now, visit.method, refusal or "confirmed", ip, _ua(visit.user_agent), age
+            )
+            if refusal:
+                return replace(self._info("valid", contact), notice=refusal)
             tx.use_confirmation(token_id, now)
             tx.set_status(contact.id, "confirmed", now)
             tx.add_event(contact.id, event)
@@ -106,6 +155,8 @@ class Confirmations:
             return self._info("confirmed", contact)
 
         info = await self.store.write(record)
+        if info.notice:
+            return replace(info, nonce=self.tokens.page_nonce(token_id))
         self.wake()
         return info
 
@@ -154,7 +205,12 @@ class Confirmations:
         if target is None:
             return None
         now = time.time()
-        event = ConsentEvent("unsubscribe", now, ip=ip, user_agent=(user_agent or "")[:500] or None)
+        event = ConsentEvent(
+            "unsubscribe",
+            now,
+            ip=recorded_ip(ip, self.settings.server.truncate_ips),
+            user_agent=_ua(user_agent),
+        )
 
         def record(tx: Transaction) -> ContactRow | None:
             contact = tx.contact(target.id)

@@ -35,10 +35,13 @@ class ConfigError(OptinError, ValueError):
 class InputError(OptinError, ValueError):
     """A request a visitor (or a bot) sent cannot be accepted."""
 
-    def __init__(self, message: str, *, field: str | None = None, status: int = 422) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, status: int = 422, retry_after: int | None = None
+    ) -> None:
         self.message = message
         self.field = field
         self.status = status
+        self.retry_after = retry_after  # seconds, sent as Retry-After with a 429
         super().__init__(message)
 
 

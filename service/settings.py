@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from service.antibot.policy import AntiBotPolicy
 from service.errors import ConfigError
 from service.verification import Policy
 from service.verification.config import VerifierConfig
@@ -39,6 +40,10 @@ class ServerSettings:
     unsubscribe_max_age_days: float = 730.0
     max_body_bytes: int = 16_384
     owner_email: str = ""
+    trusted_proxies: tuple[str, ...] = ()
+    confirm_min_dwell_seconds: float = 1.5
+    truncate_ips: bool = False
+    retention_days: float = 30.0
     templates_dir: Path = REPO_ROOT / "templates"
 
     @property
@@ -97,6 +102,7 @@ class FormSettings:
     consent_text: str = ""
     policy: Policy = field(default_factory=Policy)
     hook: HookSettings | None = None
+    antibot: AntiBotPolicy = field(default_factory=AntiBotPolicy)
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,27 @@ class OutboxSettings:
     max_delay: float = 3600.0
     lease_seconds: float = 60.0
     poll_interval: float = 1.0
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Subscription-bombing defences (``[limits]``); 0 turns one off."""
+
+    emails_per_address_day: int = 1
+    emails_per_address_month: int = 3
+    signups_per_ip_hour: int = 20
+    signups_per_network_hour: int = 60
+    signups_per_form_hour: int = 2000
+
+
+@dataclass(frozen=True)
+class AdminKey:
+    name: str
+    sha256: str
+    scopes: frozenset[str]
+
+
+ADMIN_SCOPES = frozenset({"read", "export", "erase", "admin"})
 
 
 @dataclass(frozen=True)
@@ -121,6 +148,8 @@ class Settings:
     forms: Mapping[str, FormSettings]
     connectors: Mapping[str, Mapping[str, Any]]
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    admin_keys: tuple[AdminKey, ...] = ()
     dev: DevSettings = field(default_factory=DevSettings)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     source: str = "built-in development defaults"
@@ -216,6 +245,10 @@ def _server(table: dict[str, Any], r: _Reader) -> ServerSettings:
         unsubscribe_max_age_days=r.take(table, s, "unsubscribe_max_age_days", float, 730.0),
         max_body_bytes=r.take(table, s, "max_body_bytes", int, 16_384),
         owner_email=r.take(table, s, "owner_email", str, ""),
+        trusted_proxies=tuple(str(p) for p in r.take(table, s, "trusted_proxies", list, [])),
+        confirm_min_dwell_seconds=r.take(table, s, "confirm_min_dwell_seconds", float, 1.5),
+        truncate_ips=r.take(table, s, "truncate_ips", bool, False),
+        retention_days=r.take(table, s, "retention_days", float, 30.0),
         templates_dir=Path(r.take(table, s, "templates_dir", str, str(REPO_ROOT / "templates"))),
     )
     r.leftovers(table, s)
@@ -293,6 +326,11 @@ def _form(form_id: str, table: dict[str, Any], connectors: Mapping[str, Any], r:
     if thank_you and urlsplit(thank_you).scheme not in ("http", "https"):
         r.problems.append(f"{s}.thank_you_url must be an http(s) URL")
     hook = _hook(s, table.pop("hook", None), r)
+    try:
+        antibot = AntiBotPolicy.from_mapping(table.pop("antibot", {}))
+    except ConfigError as exc:
+        r.problems.extend(f"{s}.antibot: {p}" for p in exc.problems)
+        antibot = AntiBotPolicy()
     policy_table = table.pop("verification", {})
     try:
         policy = Policy.from_mapping(policy_table) if policy_table else Policy()
@@ -310,6 +348,7 @@ def _form(form_id: str, table: dict[str, Any], connectors: Mapping[str, Any], r:
         consent_text=r.take(table, s, "consent_text", str, ""),
         policy=policy,
         hook=hook,
+        antibot=antibot,
     )
     r.leftovers(table, s)
     return form
@@ -338,6 +377,34 @@ def _hook(form_section: str, raw: object, r: _Reader) -> HookSettings | None:
     return HookSettings(secret=secret, url_token=url_token, **values)
 
 
+def _admin_keys(table: dict[str, Any], r: _Reader) -> tuple[AdminKey, ...]:
+    """``[admin.keys.NAME] sha256 = "…", scopes = [...]``: only hashes of keys are configured."""
+    keys = []
+    entries = table.pop("keys", {})
+    r.leftovers(table, "admin")
+    if not isinstance(entries, dict):
+        r.problems.append("[admin.keys] must be a table of named keys")
+        return ()
+    for name, entry in entries.items():
+        s = f"admin.keys.{name}"
+        if not isinstance(entry, dict):
+            r.problems.append(f"[{s}] must be a table with sha256 and scopes")
+            continue
+        entry = dict(entry)
+        digest = str(r.take(entry, s, "sha256", str, "")).lower()
+        scopes = r.take(entry, s, "scopes", list, [])
+        r.leftovers(entry, s)
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            r.problems.append(
+                f"{s}.sha256 must be the key's SHA-256 in hex (`optin admin-key NAME` prints it)"
+            )
+        unknown = set(map(str, scopes)) - ADMIN_SCOPES
+        if unknown or not scopes:
+            r.problems.append(f"{s}.scopes must list some of {', '.join(sorted(ADMIN_SCOPES))}")
+        keys.append(AdminKey(name, digest, frozenset(map(str, scopes))))
+    return tuple(keys)
+
+
 def _dataclass_section(cls: type, table: dict[str, Any], section: str, r: _Reader) -> Any:
     defaults = cls()
     values = {
@@ -356,6 +423,8 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
     dev = _dataclass_section(DevSettings, _table(data, "dev", reader), "dev", reader)
     smtp = _smtp(_table(data, "smtp", reader), server, dev, reader)
     outbox = _dataclass_section(OutboxSettings, _table(data, "outbox", reader), "outbox", reader)
+    limits = _dataclass_section(LimitSettings, _table(data, "limits", reader), "limits", reader)
+    admin_keys = _admin_keys(_table(data, "admin", reader), reader)
     connectors: dict[str, dict[str, Any]] = {}
     for name, table in _table(data, "connectors", reader).items():
         if not isinstance(table, dict):
@@ -387,6 +456,8 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
         forms=forms,
         connectors=connectors,
         outbox=outbox,
+        limits=limits,
+        admin_keys=admin_keys,
         dev=dev,
         verifier=verifier,
         source=source,

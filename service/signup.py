@@ -7,6 +7,7 @@ is the same whether the address is new, pending or already confirmed.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +17,7 @@ from typing import Any
 from service import jobs
 from service.errors import InputError
 from service.guards import SignupGuard
+from service.limits import address_hash, allow_confirmation_email, check_request, network_of
 from service.mail.compose import new_message_id
 from service.names import clean_name
 from service.settings import LANGUAGES, FormSettings, Settings
@@ -41,6 +43,19 @@ class SignupRequest:
     source: str = "form"  # "form" (widget or HTML form) or "hook" (a contact-form plugin)
     fields: Mapping[str, Any] = field(default_factory=dict)  # everything submitted, for guards
     once_key: str | None = None  # a sender's submission id: the same one twice signs up once
+
+
+def recorded_ip(ip: str | None, truncate: bool) -> str | None:
+    """The IP kept as consent evidence; truncated to its network when the owner asks for it."""
+    if not ip or not truncate:
+        return ip
+    return network_of(ip) or ip
+
+
+def form_version(form: FormSettings) -> str:
+    """Identifies what the visitor was shown: changes when the title, language or consent text do."""
+    shown = "\n".join((form.title, form.language, form.consent_text))
+    return hashlib.sha256(shown.encode()).hexdigest()[:12]
 
 
 def pick_language(requested: object, form: FormSettings) -> str:
@@ -100,18 +115,22 @@ class SignupService:
         event = ConsentEvent(
             event="signup",
             at=now,
-            ip=request.ip,
+            ip=recorded_ip(request.ip, self.settings.server.truncate_ips),
             user_agent=(request.user_agent or "")[:MAX_USER_AGENT_LENGTH] or None,
             page_url=(request.page_url or "")[:MAX_URL_LENGTH] or None,
             consent_text=form.consent_text or None,
-            detail=f"form={form.id} via={request.source}",
+            detail=f"form={form.id} version={form_version(form)} via={request.source}"
+            f" consent_sha256={hashlib.sha256(form.consent_text.encode()).hexdigest()}",
         )
+        limits = self.settings.limits
+        recipient = address_hash(self.settings.server.secret_key, email)
         message_id = new_message_id(self.settings.smtp.sender)
         token_id = secrets.token_urlsafe(18)
 
         def record(tx: Transaction) -> bool:
             if request.once_key and not tx.claim_once(request.once_key, now + ONCE_TTL, now):
                 return False
+            check_request(tx, limits, form.id, request.ip, now)
             contact = tx.contact_by_email(form.id, email)
             if contact is not None and contact.status == "confirmed":
                 # Already on the list: record the attempt, send nothing, answer the same.
@@ -122,6 +141,10 @@ class SignupService:
             else:
                 contact_id = contact.id
                 tx.refresh_pending(contact_id, first, last, language, now)
+            if not allow_confirmation_email(tx, limits, recipient, now):
+                # Past the address's email budget: recorded, nothing sent, answered the same.
+                tx.add_event(contact_id, replace(event, detail=f"{event.detail} email=withheld_by_budget"))
+                return True
             tx.add_event(contact_id, event)
             tx.add_confirmation(token_id, contact_id, now)
             tx.enqueue(jobs.confirmation_email(contact_id, token_id, message_id), now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -9,6 +10,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from service.errors import TokenExpired, TokenInvalid
 
 CONFIRM = "optin.confirm.v1"
+NONCE = "optin.confirm-page.v1"
 UNSUBSCRIBE = "optin.unsubscribe.v1"
 
 
@@ -55,3 +57,22 @@ class Tokens:
         if not isinstance(contact_id, int):
             raise TokenInvalid("this link is not valid")
         return contact_id
+
+    def page_nonce(self, token_id: str) -> str:
+        """Issued by a link's page; the confirm POST must bring it back (scanners don't)."""
+        # itsdangerous stamps whole seconds; the dwell check needs finer time.
+        return self.sign(NONCE, {"t": token_id, "at": time.time()})
+
+    def read_page_nonce(self, nonce: str, token_id: str, max_age_seconds: float) -> float:
+        """When the page that issued ``nonce`` for this link was shown (UNIX seconds)."""
+        serializer = self._serializer(NONCE)
+        try:
+            payload = serializer.loads(nonce, max_age=int(max_age_seconds))
+        except (BadSignature, SignatureExpired) as exc:
+            raise TokenInvalid("the confirmation page has expired; press the button again") from exc
+        if not isinstance(payload, dict) or payload.get("t") != token_id:
+            raise TokenInvalid("this button belongs to another link")
+        issued = payload.get("at")
+        if not isinstance(issued, int | float):
+            raise TokenInvalid("the confirmation page is not valid")
+        return float(issued)

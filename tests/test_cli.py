@@ -11,7 +11,7 @@ from pathlib import Path
 
 from service.mail.smtp import SmtpMailer
 from service.settings import SmtpSettings
-from tests.support.app_server import SECRET, client, link_in, relay_settings, serve, wait_for
+from tests.support.app_server import SECRET, client, confirm, link_in, relay_settings, serve, wait_for
 from tests.support.relay import PASSWORD, USER, Relay, run_relay
 from tests.test_smtp import message
 
@@ -115,7 +115,7 @@ async def test_outbox_and_export(
                     headers={"User-Agent": "=HYPERLINK(evil)"},
                 )
             await wait_for(lambda: len(starttls_relay.messages) == 2, what="two confirmations")
-            await http.post(link_in(starttls_relay.to("ola@example.org")[0], "confirm"))
+            await confirm(http, link_in(starttls_relay.to("ola@example.org")[0], "confirm"))
     config = config_file(tmp_path, f'[server]\nsecret_key = "{SECRET}"\ndatabase = "{db_url}"\n')
     target = tmp_path / "contacts.csv"
     code, out = await optin("--config", config, "export", "--status", "confirmed", "-o", str(target), env={})

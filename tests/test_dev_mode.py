@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
 
 from service.errors import ConfigError
 from service.settings import Settings, build_settings
-from tests.support.app_server import client, serve, wait_for
+from tests.support.app_server import client, confirm, serve, wait_for
+from tests.widget.harness import solve
 
 
 def development(database: str, nameserver: str) -> object:
     def configure(url: str) -> Settings:
-        raw = {"server": {"public_url": url, "database": database}, "dns": {"nameservers": [nameserver]}}
+        server = {"public_url": url, "database": database, "confirm_min_dwell_seconds": 0.0}
+        raw = {"server": server, "dns": {"nameservers": [nameserver]}}
         return build_settings(raw, {}, "test")
 
     return configure
@@ -32,10 +35,25 @@ async def test_click_through_double_opt_in_with_the_mail_catcher(db_url: str, na
             config = (await http.get("/v1/forms/newsletter")).json()
             assert config["consent_required"] and config["strings"]["submit"] == "Subscribe"
 
-            answer = await http.post(
-                "/v1/forms/newsletter/subscribe", json={"email": "newcomer@example.org", "consent": True}
+            # What the widget does: fetch the anti-bot challenge, solve it, take a few seconds.
+            challenge = (await http.get("/v1/forms/newsletter/challenge")).json()
+            too_soon = await http.post(
+                "/v1/forms/newsletter/subscribe",
+                json={"email": "newcomer@example.org", "consent": True, "optin_ts": challenge["fill_token"]},
             )
-            assert answer.status_code == 202
+            assert too_soon.status_code == 400
+            await asyncio.sleep(challenge["min_fill_ms"] / 1000 + 0.1)
+            answer = await http.post(
+                "/v1/forms/newsletter/subscribe",
+                json={
+                    "email": "newcomer@example.org",
+                    "consent": True,
+                    "optin_hp": "",
+                    "optin_ts": challenge["fill_token"],
+                    "altcha": solve(challenge),
+                },
+            )
+            assert answer.status_code == 202, answer.text
 
             async def caught() -> str | None:
                 page = (await http.get("/dev/mail")).text
@@ -47,7 +65,7 @@ async def test_click_through_double_opt_in_with_the_mail_catcher(db_url: str, na
             detail = await http.get("/dev/mail/1")
             assert detail.status_code == 200 and "Auto-Submitted" in detail.text
             assert "Confirm my subscription" in (await http.get(link)).text
-            assert "You&#39;re subscribed!" in (await http.post(link)).text
+            assert "You&#39;re subscribed!" in (await confirm(http, link)).text
 
 
 async def test_production_has_no_mail_viewer_and_needs_a_relay_and_secret(db_url: str) -> None:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from tests.support.app_server import HOOK_SECRET, client, link_in, relay_settings, serve, text_of, wait_for
+from tests.support.app_server import (
+    HOOK_SECRET,
+    client,
+    confirm,
+    link_in,
+    relay_settings,
+    serve,
+    text_of,
+    wait_for,
+)
 from tests.support.relay import Relay
 from tests.support.webhook_receiver import Receiver, run_receiver
 
@@ -35,15 +44,15 @@ async def test_signup_confirm_list_unsubscribe(
                 assert mail["Message-ID"].endswith("@example.com>") and mail["Date"]
                 assert mail.get_body(preferencelist=("html",)) is not None
                 assert "Bonjour Ada," in text_of(mail)
-                confirm = link_in(mail, "confirm")
+                link = link_in(mail, "confirm")
 
                 # Mail scanners fetch links: GET and HEAD must not confirm anything.
-                page = await http.get(confirm)
+                page = await http.get(link)
                 assert page.status_code == 200 and '<form method="post">' in page.text
-                assert (await http.head(confirm)).status_code == 200
+                assert (await http.head(link)).status_code == 200
                 assert hook.events == [] and len(starttls_relay.messages) == 1
 
-                done = await http.post(confirm)
+                done = await confirm(http, link)
                 assert done.status_code == 200 and "Vous êtes inscrit" in done.text
                 await wait_for(lambda: hook.events, what="the webhook delivery")
                 event = hook.events[0]
@@ -61,7 +70,7 @@ async def test_signup_confirm_list_unsubscribe(
                 assert welcome["List-Unsubscribe"] == f"<{unsubscribe}>"
                 assert welcome["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
-                again = await http.post(confirm)
+                again = await confirm(http, link)
                 assert again.status_code == 200 and "Déjà confirmée" in again.text
 
                 # RFC 8058 one-click, as a mailbox provider sends it.

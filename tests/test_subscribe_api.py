@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support.app_server import client, link_in, relay_settings, serve, text_of, wait_for
+from tests.support.app_server import client, confirm, link_in, relay_settings, serve, text_of, wait_for
 from tests.support.relay import Relay
 
 
@@ -21,7 +21,7 @@ async def test_same_answer_for_new_pending_and_confirmed(
             await wait_for(
                 lambda: len(starttls_relay.messages) == 2, what="a fresh link for a pending address"
             )
-            await http.post(link_in(starttls_relay.messages[-1], "confirm"))
+            await confirm(http, link_in(starttls_relay.messages[-1], "confirm"))
             confirmed = await http.post(
                 "/v1/forms/newsletter/subscribe", json={"email": "bo@example.org", "consent": True}
             )

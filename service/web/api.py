@@ -8,9 +8,11 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from service.connectors.status import connectors_health
 from service.errors import InputError
 from service.signup import SignupRequest
 from service.web.body import read_fields, text_field, truthy, wants_html
+from service.web.client import client_ip
 from service.web.context import services
 from service.web.pages import error_page
 
@@ -18,10 +20,6 @@ ACCEPTED = {
     "status": "accepted",
     "message": "Thanks! Please check your inbox and click the link to confirm your subscription.",
 }
-
-
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 async def subscribe(request: Request) -> Response:
@@ -47,7 +45,10 @@ async def subscribe(request: Request) -> Response:
     except InputError as exc:
         if html:
             return error_page(request, exc.message, exc.status)
-        return JSONResponse({"error": exc.message, "field": exc.field}, status_code=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return JSONResponse(
+            {"error": exc.message, "field": exc.field}, status_code=exc.status, headers=headers
+        )
     if html:
         form = svc.settings.forms[form_id]
         target = (
@@ -84,5 +85,6 @@ async def health(request: Request) -> Response:
             "status": "ok",
             "environment": svc.settings.server.environment,
             "outbox": {"pending": counts.get("pending", 0), "dead": counts.get("dead", 0)},
+            "connectors": await connectors_health(svc.store, tuple(svc.settings.connectors)),
         }
     )

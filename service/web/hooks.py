@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from service.errors import InputError
 from service.hooks import SIGNATURE_HEADER, check_signature, check_url_token, parse_submission, signup_from
 from service.web.body import parse_fields, read_body
+from service.web.client import client_ip
 from service.web.context import services
 
 
@@ -32,8 +33,10 @@ async def receive(request: Request) -> Response:
         if submission.ping:
             message = "the signature is valid and the form accepts submissions"
             return JSONResponse({"status": "ok", "form": form.id, "message": message})
-        client = request.client.host if request.client else None
-        fresh = await svc.signup.subscribe(signup_from(form, hook, submission, client))
+        fresh = await svc.signup.subscribe(signup_from(form, hook, submission, client_ip(request)))
     except InputError as exc:
-        return JSONResponse({"error": exc.message, "field": exc.field}, status_code=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return JSONResponse(
+            {"error": exc.message, "field": exc.field}, status_code=exc.status, headers=headers
+        )
     return JSONResponse({"status": "accepted", "duplicate": not fresh}, status_code=202)

@@ -10,8 +10,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from service.confirmation import LinkInfo
+from service.confirmation import LinkInfo, Visit
 from service.settings import LANGUAGES
+from service.web.client import client_ip
 from service.web.context import services
 
 PAGE_HEADERS = {
@@ -55,19 +56,28 @@ def _link_page(request: Request, info: LinkInfo, token: str) -> HTMLResponse:
         status=status,
         list_title=info.list_title,
         token=token,
+        nonce=info.nonce,
+        notice=info.notice,
     )
+
+
+def _visit(request: Request) -> Visit:
+    return Visit(request.method, client_ip(request), request.headers.get("user-agent"))
 
 
 async def confirm_page(request: Request) -> Response:
     token = request.path_params["token"]
-    info = await services(request).confirmations.inspect(token)
+    info = await services(request).confirmations.inspect(token, _visit(request))
     return _link_page(request, info, token)
 
 
 async def confirm_submit(request: Request) -> Response:
     token = request.path_params["token"]
-    ip = request.client.host if request.client else None
-    info = await services(request).confirmations.confirm(token, ip, request.headers.get("user-agent"))
+    form = await request.form()
+    nonce = form.get("nonce")
+    info = await services(request).confirmations.confirm(
+        token, nonce if isinstance(nonce, str) else "", _visit(request)
+    )
     return _link_page(request, info, token)
 
 
@@ -95,8 +105,9 @@ async def unsubscribe_page(request: Request) -> Response:
 async def unsubscribe_submit(request: Request) -> Response:
     """The page's button, and RFC 8058 one-click (body ``List-Unsubscribe=One-Click``)."""
     token = request.path_params["token"]
-    ip = request.client.host if request.client else None
-    contact = await services(request).confirmations.unsubscribe(token, ip, request.headers.get("user-agent"))
+    contact = await services(request).confirmations.unsubscribe(
+        token, client_ip(request), request.headers.get("user-agent")
+    )
     if contact is None:
         return render_page(request, "pages/link_invalid.html", page_language(request), status=404, token="")
     return render_page(

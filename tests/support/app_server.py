@@ -20,10 +20,10 @@ from tests.support.relay import PASSWORD, USER, Relay
 SECRET = "test-secret-key-0123456789abcdef"
 
 
-def bound_socket() -> socket.socket:
+def bound_socket(host: str = "127.0.0.1") -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind((host, 0))
     return sock
 
 
@@ -40,9 +40,30 @@ def base_config(database: str, public_url: str, nameserver: str, **sections: Any
     """Settings for a test service; DNS answers come from the loopback test zone only."""
     config: dict[str, Any] = {
         "dns": {"nameservers": [nameserver], "timeout": 1.0},
-        "server": {"public_url": public_url, "secret_key": SECRET, "database": database},
+        "server": {
+            "public_url": public_url,
+            "secret_key": SECRET,
+            "database": database,
+            "confirm_min_dwell_seconds": 0.0,
+        },
+        # Generous limits: tests of other behaviour sign the same address up again and again;
+        # tests/test_abuse.py checks the real defaults.
+        "limits": {
+            "emails_per_address_day": 1000,
+            "emails_per_address_month": 1000,
+            "signups_per_ip_hour": 10000,
+            "signups_per_network_hour": 10000,
+        },
         "outbox": {"base_delay": 0.2, "max_delay": 2.0, "poll_interval": 0.1, "lease_seconds": 3.0},
-        "forms": {"newsletter": {"title": "The Test Letter", "consent_text": "Yes, email me."}},
+        # The anti-bot proof of work and fill time are the widget's tests' business
+        # (tests/widget); the honeypot stays on.
+        "forms": {
+            "newsletter": {
+                "title": "The Test Letter",
+                "consent_text": "Yes, email me.",
+                "antibot": {"altcha": False, "min_fill_seconds": 0},
+            }
+        },
     }
     for name, value in sections.items():
         config[name] = {**config.get(name, {}), **value}
@@ -50,10 +71,12 @@ def base_config(database: str, public_url: str, nameserver: str, **sections: Any
 
 
 @asynccontextmanager
-async def serve(configure: Callable[[str], Settings]) -> AsyncIterator[tuple[str, Settings]]:
+async def serve(
+    configure: Callable[[str], Settings], host: str = "127.0.0.1"
+) -> AsyncIterator[tuple[str, Settings]]:
     """Bind a port first so the settings' public URL (used in emailed links) is the real one."""
-    sock = bound_socket()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock = bound_socket(host)
+    url = f"http://{host}:{sock.getsockname()[1]}"
     settings = configure(url)
     server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -131,3 +154,10 @@ def relay_settings(
         return make_settings(config, env)
 
     return configure
+
+
+async def confirm(http: httpx.AsyncClient, link: str) -> httpx.Response:
+    """What a person does: open the link's page, then press its button (which carries the nonce)."""
+    page = await http.get(link)
+    found = re.search(r'name="nonce" value="([^"]+)"', page.text)
+    return await http.post(link, data={"nonce": found.group(1) if found else ""})

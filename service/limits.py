@@ -1,0 +1,85 @@
+"""Subscription-bombing defences: who may sign up how often, and how many emails an address gets.
+
+Bots use signup forms to flood a victim's inbox with confirmation emails. Two kinds of limit:
+
+- request limits, per client IP, per network (IPv4 /24, IPv6 /56) and per form, answered
+  ``429`` with ``Retry-After``: the sender is told to slow down;
+- an email budget per recipient address (default 1 per 24 h and 3 per 30 days): a request past
+  it is answered exactly like an accepted one and sends nothing, so the budget reveals nothing.
+
+Counters live in the database (``rate_hits``), so every instance sharing it shares the limits.
+The functions run inside a store transaction; the window arithmetic is plain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import math
+
+from service.errors import InputError
+from service.settings import LimitSettings
+from service.store import Transaction
+
+HOUR = 3600.0
+DAY = 86_400.0
+MONTH = 30 * DAY
+KEEP_SECONDS = MONTH + DAY  # the longest window, plus a margin
+
+
+def network_of(ip: str) -> str | None:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    prefix = 24 if address.version == 4 else 56
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def address_hash(secret: str, email: str) -> str:
+    """A keyed hash of an address: counts and erasures without keeping the address itself."""
+    return hmac.new(secret.encode(), email.lower().encode(), hashlib.sha256).hexdigest()
+
+
+def _over(tx: Transaction, key: str, limit: int, window: float, now: float) -> int | None:
+    """Seconds until ``key`` may be used again, or None when it is under ``limit``."""
+    if limit <= 0:
+        return None
+    count, oldest = tx.count_hits(key, now - window)
+    if count < limit:
+        return None
+    return max(1, math.ceil((oldest or now) + window - now))
+
+
+def check_request(tx: Transaction, limits: LimitSettings, form_id: str, ip: str | None, now: float) -> None:
+    """Count one signup request, or refuse it with a 429 that says when to come back."""
+    checks = [(f"form:{form_id}", limits.signups_per_form_hour, "this form")]
+    if ip:
+        checks.append((f"ip:{ip}", limits.signups_per_ip_hour, "your address"))
+        network = network_of(ip)
+        if network:
+            checks.append((f"net:{network}", limits.signups_per_network_hour, "your network"))
+    for key, limit, whom in checks:
+        wait = _over(tx, key, limit, HOUR, now)
+        if wait is not None:
+            minutes = max(1, math.ceil(wait / 60))
+            raise InputError(
+                f"too many signups from {whom} right now; please try again in {minutes} minute(s)",
+                status=429,
+                retry_after=wait,
+            )
+    for key, limit, _ in checks:
+        if limit > 0:
+            tx.add_hit(key, now)
+
+
+def allow_confirmation_email(tx: Transaction, limits: LimitSettings, recipient_hash: str, now: float) -> bool:
+    """Whether the address's email budget allows one more confirmation; if so, spend it."""
+    key = f"mail:{recipient_hash}"
+    if _over(tx, key, limits.emails_per_address_day, DAY, now) is not None:
+        return False
+    if _over(tx, key, limits.emails_per_address_month, MONTH, now) is not None:
+        return False
+    tx.add_hit(key, now)
+    return True

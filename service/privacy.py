@@ -1,0 +1,80 @@
+"""A person's data on request: everything we hold about an address, or erasing it.
+
+Erasure keeps only a keyed hash of the address (``erasures``), deletes the contacts, their
+consent ledger, links and evidence, and drops their waiting jobs, so a job queued before the
+erasure cannot re-add the address to a list.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from service.limits import address_hash
+from service.store import Store
+from service.verification.syntax import normalize
+
+
+def _iso(stamp: float | None) -> str | None:
+    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds") if stamp is not None else None
+
+
+def canonical(email: str) -> str:
+    return normalize(email) or email.strip()
+
+
+async def export_contact(store: Store, secret: str, email: str) -> dict[str, Any] | None:
+    address = canonical(email)
+    contacts = await store.contacts_with_email(address)
+    erased = await store.read(lambda tx: tx.erased_at(address_hash(secret, address)))
+    if not contacts and erased is None:
+        return None
+    document: dict[str, Any] = {"email": address, "erased_at": _iso(erased), "contacts": []}
+    for contact in contacts:
+        events = await store.events(contact.id)
+        tokens = await store.confirmation_tokens(contact.id)
+        link_events = await store.link_events(tokens)
+        document["contacts"].append(
+            {
+                "form": contact.form_id,
+                "status": contact.status,
+                "first_name": contact.first_name,
+                "last_name": contact.last_name,
+                "language": contact.language,
+                "created_at": _iso(contact.created_at),
+                "confirmed_at": _iso(contact.confirmed_at),
+                "unsubscribed_at": _iso(contact.unsubscribed_at),
+                "consent_ledger": [
+                    {
+                        "event": e.event,
+                        "at": _iso(e.at),
+                        "ip": e.ip,
+                        "user_agent": e.user_agent,
+                        "page_url": e.page_url,
+                        "consent_text": e.consent_text,
+                        "detail": e.detail,
+                    }
+                    for e in events
+                ],
+                "link_activity": [
+                    {
+                        "at": _iso(at),
+                        "method": method,
+                        "outcome": outcome,
+                        "ip": ip,
+                        "user_agent": user_agent,
+                        "seconds_after_page": round(seconds, 2) if seconds is not None else None,
+                    }
+                    for _token, at, method, outcome, ip, user_agent, seconds in link_events
+                ],
+            }
+        )
+    return document
+
+
+async def erase_contact(store: Store, secret: str, email: str) -> int:
+    """Erase every contact with this address (all forms); returns how many there were."""
+    address = canonical(email)
+    now = time.time()
+    return await store.write(lambda tx: tx.erase(address, address_hash(secret, address), now))

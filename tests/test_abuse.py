@@ -1,0 +1,185 @@
+"""Subscription bombing, scanners and injection: the defences a public form needs, with defaults."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import replace
+
+from service.settings import LimitSettings, Settings
+from tests.support.app_server import client, confirm, link_in, relay_settings, serve, wait_for
+from tests.support.relay import Relay
+from tests.test_privacy import admin_settings, export_of
+
+POST = "/v1/forms/newsletter/subscribe"
+
+
+def defended(configure: Callable[[str], Settings], dwell: float = 0.0) -> Callable[[str], Settings]:
+    """The real default limits, and the test client standing behind a trusted proxy."""
+
+    def build(url: str) -> Settings:
+        settings = configure(url)
+        server = replace(settings.server, trusted_proxies=("127.0.0.1",), confirm_min_dwell_seconds=dwell)
+        return replace(settings, limits=LimitSettings(), server=server)
+
+    return build
+
+
+def from_ip(ip: str) -> dict[str, str]:
+    return {"X-Forwarded-For": ip}
+
+
+async def test_fifty_signups_for_one_victim_from_fifty_ips_send_one_email(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    async with serve(defended(relay_settings(db_url, nameserver, starttls_relay, ca_file))) as (url, _):
+        async with client(url) as http:
+            answers = [
+                await http.post(
+                    POST,
+                    json={"email": "victim@example.org", "consent": True},
+                    headers=from_ip(f"198.{i}.7.9"),
+                )
+                for i in range(50)
+            ]
+            assert {a.status_code for a in answers} == {202}
+            assert len({a.content for a in answers}) == 1
+            await wait_for(lambda: starttls_relay.messages, what="the one confirmation")
+            await asyncio.sleep(0.5)
+            assert len(starttls_relay.messages) == 1
+
+
+async def test_per_ip_and_per_network_limits_answer_429_with_retry_after(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    async with serve(defended(relay_settings(db_url, nameserver, starttls_relay, ca_file))) as (url, _):
+        async with client(url) as http:
+            for i in range(20):
+                ok = await http.post(
+                    POST, json={"email": f"u{i}@example.org", "consent": True}, headers=from_ip("192.0.2.1")
+                )
+                assert ok.status_code == 202
+            refused = await http.post(
+                POST, json={"email": "u20@example.org", "consent": True}, headers=from_ip("192.0.2.1")
+            )
+            assert refused.status_code == 429 and 0 < int(refused.headers["retry-after"]) <= 3600
+            assert "your address" in refused.json()["error"]
+            # The same /24 from other addresses: 60 an hour for the whole network.
+            statuses = [
+                (
+                    await http.post(
+                        POST,
+                        json={"email": f"n{i}@example.org", "consent": True},
+                        headers=from_ip(f"192.0.2.{i + 2}"),
+                    )
+                ).status_code
+                for i in range(45)
+            ]
+            assert statuses.count(202) == 40 and statuses[-1] == 429
+            # Another network is not affected.
+            other = await http.post(
+                POST, json={"email": "o@example.org", "consent": True}, headers=from_ip("203.0.113.5")
+            )
+            assert other.status_code == 202
+
+
+async def test_identical_answers_for_new_pending_confirmed_and_erased(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    configure, key = admin_settings(relay_settings(db_url, nameserver, starttls_relay, ca_file))
+    async with serve(configure) as (url, _):
+        async with client(url) as http:
+            new = await http.post(POST, json={"email": "pat@example.org", "consent": True})
+            pending = await http.post(POST, json={"email": "pat@example.org", "consent": True})
+            await wait_for(lambda: starttls_relay.messages, what="a confirmation")
+            await confirm(http, link_in(starttls_relay.messages[0], "confirm"))
+            confirmed = await http.post(POST, json={"email": "pat@example.org", "consent": True})
+            erased_answer = await http.delete(
+                "/v1/contacts/pat@example.org", headers={"Authorization": f"Bearer {key}"}
+            )
+            assert erased_answer.json() == {"status": "erased", "contacts": 1}
+            erased = await http.post(POST, json={"email": "pat@example.org", "consent": True})
+            answers = [new, pending, confirmed, erased]
+            assert {a.status_code for a in answers} == {202}
+            assert len({(a.content, a.headers["content-type"]) for a in answers}) == 1
+
+
+async def test_header_injection_in_every_field_goes_nowhere(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    async with serve(relay_settings(db_url, nameserver, starttls_relay, ca_file)) as (url, _):
+        async with client(url) as http:
+            injected = "\r\nBcc: victim@example.net\r\nSubject: hacked"
+            bad = await http.post(POST, json={"email": "ivan@example.org" + injected, "consent": True})
+            assert bad.status_code == 422
+            form_post = await http.post(
+                POST, data={"email": "ivan@example.org\nBcc: victim@example.net", "consent": "1"}
+            )
+            assert form_post.status_code == 422
+            language = await http.post(POST, json={"email": "ivan@example.org", "language": "de" + injected})
+            assert language.status_code == 422 and language.json()["field"] == "language"
+            ok = await http.post(
+                POST,
+                json={
+                    "email": "ivan@example.org",
+                    "first_name": "Ivan" + injected,
+                    "last_name": "Ter" + injected,
+                    "page_url": "https://www.example.com/" + injected,
+                    "consent": True,
+                },
+                headers={"User-Agent": "bot" + injected.replace("\r\n", " ")},
+            )
+            assert ok.status_code == 202
+            await wait_for(lambda: starttls_relay.messages, what="the confirmation")
+            message = starttls_relay.messages[0]
+            assert message.get_all("Bcc") is None and message.get_all("To") == ["ivan@example.org"]
+            assert message["Subject"] == "Please confirm your subscription to The Test Letter"
+            assert "victim@example.net" not in message.as_string()
+
+
+async def test_scanners_cannot_confirm_but_a_person_can(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    configure, key = admin_settings(
+        defended(relay_settings(db_url, nameserver, starttls_relay, ca_file), dwell=1.0)
+    )
+    async with serve(configure) as (url, _):
+        async with client(url) as http:
+            await http.post(POST, json={"email": "sam@example.org", "consent": True})
+            await wait_for(lambda: starttls_relay.messages, what="the confirmation")
+            link = link_in(starttls_relay.messages[0], "confirm")
+            scanner = {"User-Agent": "Mimecast URL scanner"}
+            assert (await http.head(link, headers=scanner)).status_code == 200
+            page = await http.get(link, headers=scanner)
+            nonce = re.search(r'name="nonce" value="([^"]+)"', page.text)
+            assert nonce
+            no_nonce = await http.post(link, headers=scanner)
+            too_fast = await http.post(link, data={"nonce": nonce.group(1)}, headers=scanner)
+            forged = await http.post(link, data={"nonce": nonce.group(1)[:-2] + "xx"}, headers=scanner)
+            for answer in (no_nonce, too_fast, forged):
+                assert answer.status_code == 200 and "press the button once more" in answer.text
+            document = await export_of(http, key, "sam@example.org")
+            assert document["contacts"][0]["status"] == "pending"
+
+            # A person reads the page, then presses the button.
+            page = await http.get(link, headers={"User-Agent": "Firefox"})
+            nonce = re.search(r'name="nonce" value="([^"]+)"', page.text)
+            assert nonce
+            await asyncio.sleep(1.1)
+            done = await http.post(link, data={"nonce": nonce.group(1)}, headers={"User-Agent": "Firefox"})
+            assert "subscribed" in done.text
+            document = await export_of(http, key, "sam@example.org")
+            contact = document["contacts"][0]
+            assert contact["status"] == "confirmed"
+            outcomes = [(e["method"], e["outcome"]) for e in contact["link_activity"]]
+            assert outcomes == [
+                ("HEAD", "shown"),
+                ("GET", "shown"),
+                ("POST", "missing_nonce"),
+                ("POST", "too_fast"),
+                ("POST", "bad_nonce"),
+                ("GET", "shown"),
+                ("POST", "confirmed"),
+            ]
+            assert contact["link_activity"][-1]["seconds_after_page"] >= 1.0
