@@ -41,6 +41,9 @@ class NoMail:
     async def send(self, message: EmailMessage) -> str:
         return "not sent (bench)"
 
+    async def aclose(self) -> None:
+        return None
+
 
 def serve_fake(port: int) -> None:
     import uvicorn

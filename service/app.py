@@ -125,9 +125,8 @@ def create_app(settings: Settings) -> Starlette:
         tokens = Tokens(settings.server.secret_key)
         connectors = build_connectors(settings)
         verifier = Verifier(settings.verifier)
-        delivery = Delivery(
-            settings, store, build_mailer(settings, store, catcher), connectors, renderer, tokens
-        )
+        mailer = build_mailer(settings, store, catcher)
+        delivery = Delivery(settings, store, mailer, connectors, renderer, tokens)
         worker = OutboxWorker(store, settings.outbox, delivery.run, delivery.lane)
         from service.web.context import Services
 
@@ -154,6 +153,7 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             purger.cancel()
             await worker.stop()
+            await mailer.aclose()
             for connector in connectors.values():
                 await connector.aclose()
             if catcher is not None:

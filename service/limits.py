@@ -52,6 +52,20 @@ def _over(tx: Transaction, key: str, limit: int, window: float, now: float) -> i
     return max(1, math.ceil((oldest or now) + window - now))
 
 
+BUCKET = 60  # seconds: request limits count per minute, so an hour is at most 60 rows
+
+
+def _over_hourly(tx: Transaction, key: str, limit: int, now: float) -> int | None:
+    """Like :func:`_over` for request limits, on one-minute buckets."""
+    if limit <= 0:
+        return None
+    current = int(now // BUCKET)
+    count, oldest = tx.count_buckets(key, current - int(HOUR // BUCKET) + 1)
+    if count < limit:
+        return None
+    return max(1, math.ceil(((oldest if oldest is not None else current) + 1) * BUCKET + HOUR - BUCKET - now))
+
+
 def check_request(tx: Transaction, limits: LimitSettings, form_id: str, ip: str | None, now: float) -> None:
     """Count one signup request, or refuse it with a 429 that says when to come back."""
     checks = [(f"form:{form_id}", limits.signups_per_form_hour, "this form")]
@@ -61,7 +75,7 @@ def check_request(tx: Transaction, limits: LimitSettings, form_id: str, ip: str 
         if network:
             checks.append((f"net:{network}", limits.signups_per_network_hour, "your network"))
     for key, limit, whom in checks:
-        wait = _over(tx, key, limit, HOUR, now)
+        wait = _over_hourly(tx, key, limit, now)
         if wait is not None:
             minutes = max(1, math.ceil(wait / 60))
             raise InputError(
@@ -71,7 +85,7 @@ def check_request(tx: Transaction, limits: LimitSettings, form_id: str, ip: str 
             )
     for key, limit, _ in checks:
         if limit > 0:
-            tx.add_hit(key, now)
+            tx.add_to_bucket(key, int(now // BUCKET))
 
 
 def allow_confirmation_email(tx: Transaction, limits: LimitSettings, recipient_hash: str, now: float) -> bool:

@@ -147,3 +147,19 @@ async def test_outbox_retries_a_451_and_dead_letters_a_550(
         assert refused.last_error is not None and "550 5.7.1 rejected by policy" in refused.last_error
     finally:
         await store.close()
+
+
+async def test_a_backlog_reuses_the_connection_and_survives_a_relay_restart(
+    server_context: ssl.SSLContext, ca_file: str
+) -> None:
+    relay = Relay()
+    async with run_relay(relay, mode="starttls", server_context=server_context):
+        mailer = SmtpMailer(smtp(relay.port, "starttls", ca_file))
+        for i in range(3):
+            await mailer.send(message(f"r{i}@example.org"))
+        assert len(relay.messages) == 3 and relay.connections == 1
+    # The relay restarts on the same port: the idle connection is dead, a new one is made.
+    async with run_relay(relay, mode="starttls", server_context=server_context, port=relay.port):
+        await mailer.send(message("after@example.org"))
+        await mailer.aclose()
+    assert len(relay.messages) == 4 and relay.connections == 2

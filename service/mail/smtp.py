@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -23,6 +24,8 @@ from service.settings import SmtpSettings
 Mode = Literal["starttls", "tls", "none"]
 AUTO_ORDER: tuple[tuple[int, Mode], ...] = ((587, "starttls"), (2525, "starttls"), (465, "tls"))
 MEMORY_KEY = "smtp.auto_port"
+IDLE_SECONDS = 15.0  # relays drop idle sessions after a minute or more; stay well under
+MAX_IDLE = 4
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class _CannotConnect(Exception):
 
 
 class SmtpMailer:
-    """One connection per send: confirmations are rare enough, and this survives relay restarts."""
+    """Sends over a few reused connections; one that went stale is replaced, never trusted."""
 
     def __init__(
         self,
@@ -71,6 +74,7 @@ class SmtpMailer:
         self._recall = recall
         self._known: Route | None = None
         self._tls = ssl.create_default_context(cafile=settings.tls_ca_file or None)
+        self._idle: list[tuple[Route, aiosmtplib.SMTP, float]] = []
 
     async def _ordered_routes(self) -> list[Route]:
         if len(self._routes) == 1:
@@ -129,7 +133,45 @@ class SmtpMailer:
             client.close()
         return banner
 
+    async def _reuse(self) -> tuple[Route, aiosmtplib.SMTP] | None:
+        """An idle connection that still answers (RSET), so a backlog skips TLS and AUTH per email."""
+        while self._idle:
+            route, client, since = self._idle.pop()
+            if time.monotonic() - since < IDLE_SECONDS and client.is_connected:
+                try:
+                    async with asyncio.timeout(min(self.settings.timeout, 10.0)):
+                        await client.rset()
+                    return route, client
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    pass
+            client.close()
+        return None
+
+    def _keep(self, route: Route, client: aiosmtplib.SMTP) -> None:
+        if len(self._idle) < MAX_IDLE:
+            self._idle.append((route, client, time.monotonic()))
+        else:
+            client.close()
+
+    async def _deliver(self, route: Route, client: aiosmtplib.SMTP, message: EmailMessage) -> str:
+        try:
+            # aiosmtplib's timeout bounds each socket read; this bounds the whole send.
+            async with asyncio.timeout(self.settings.timeout * 2):
+                errors, reply = await client.send_message(message)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            client.close()
+            raise _classify(exc, self.host) from exc
+        if errors:
+            client.close()
+            codes = ", ".join(f"{r}: {c} {m}" for r, (c, m) in errors.items())
+            raise MailError(f"the relay refused some recipients: {codes}", permanent=True)
+        self._keep(route, client)
+        return f"{self.host} {route}: {reply}"
+
     async def send(self, message: EmailMessage) -> str:
+        reused = await self._reuse()
+        if reused is not None:
+            return await self._deliver(*reused, message)
         failures: list[str] = []
         routes = await self._ordered_routes()
         # Probing a port that silently drops packets must not eat the whole budget.
@@ -140,23 +182,18 @@ class SmtpMailer:
             except _CannotConnect as exc:
                 failures.append(str(exc))
                 continue
-            try:
-                # aiosmtplib's timeout bounds each socket read; this bounds the whole send.
-                async with asyncio.timeout(self.settings.timeout * 2):
-                    errors, reply = await client.send_message(message)
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                raise _classify(exc, self.host) from exc
-            finally:
-                client.close()
-            if errors:
-                codes = ", ".join(f"{r}: {c} {m}" for r, (c, m) in errors.items())
-                raise MailError(f"the relay refused some recipients: {codes}", permanent=True)
+            reply = await self._deliver(route, client, message)
             if route != self._known:
                 self._known = route
                 if self._remember is not None and len(routes) > 1:
                     await self._remember(str(route.port))
-            return f"{self.host} {route}: {reply}"
+            return reply
         raise MailError(f"could not reach the relay {self.host}: " + "; ".join(failures))
+
+    async def aclose(self) -> None:
+        while self._idle:
+            _, client, _ = self._idle.pop()
+            client.close()
 
 
 def _describe(exc: BaseException) -> str:

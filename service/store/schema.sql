@@ -104,3 +104,12 @@ CREATE TABLE IF NOT EXISTS erasures (
     address_hash TEXT PRIMARY KEY,
     erased_at    REAL NOT NULL
 );
+
+-- Request-rate counters in one-minute buckets: counting an hour reads at most 60 rows, however
+-- busy a form is.
+CREATE TABLE IF NOT EXISTS rate_buckets (
+    key    TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    count  INTEGER NOT NULL,
+    PRIMARY KEY (key, bucket)
+);

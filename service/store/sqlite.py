@@ -163,6 +163,21 @@ class Transaction:
     def add_hit(self, key: str, now: float) -> None:
         self._db.execute("INSERT INTO rate_hits (key, at) VALUES (?, ?)", (key, now))
 
+    def count_buckets(self, key: str, first_bucket: int) -> tuple[int, int | None]:
+        """Hits of ``key`` in buckets from ``first_bucket`` on, and the oldest such bucket."""
+        row = self._db.execute(
+            "SELECT coalesce(sum(count), 0), min(bucket) FROM rate_buckets WHERE key = ? AND bucket >= ?",
+            (key, first_bucket),
+        ).fetchone()
+        return int(row[0]), row[1]
+
+    def add_to_bucket(self, key: str, bucket: int) -> None:
+        self._db.execute(
+            "INSERT INTO rate_buckets (key, bucket, count) VALUES (?, ?, 1)"
+            " ON CONFLICT (key, bucket) DO UPDATE SET count = count + 1",
+            (key, bucket),
+        )
+
     def add_link_event(
         self,
         token_id: str,
@@ -232,6 +247,7 @@ class Transaction:
 
     def purge_counters(self, now: float, keep_seconds: float) -> None:
         self._db.execute("DELETE FROM rate_hits WHERE at < ?", (now - keep_seconds,))
+        self._db.execute("DELETE FROM rate_buckets WHERE bucket < ?", (int((now - keep_seconds) // 60),))
         self._db.execute("DELETE FROM once_keys WHERE expires_at < ?", (now,))
 
     def claim_once(self, key: str, expires_at: float, now: float) -> bool:

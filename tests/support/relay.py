@@ -25,6 +25,7 @@ class Relay:
     delay: float = 0.0
     messages: list[EmailMessage] = field(default_factory=list)
     attempts: int = 0
+    connections: int = 0
     port: int = 0
 
     async def handle_RCPT(
@@ -72,8 +73,11 @@ async def run_relay(
 ) -> AsyncIterator[Relay]:
     loop = asyncio.get_running_loop()
 
+    sessions: list[SMTP] = []
+
     def factory() -> SMTP:
-        return SMTP(
+        relay.connections += 1
+        session = SMTP(
             relay,
             hostname="relay.test",
             tls_context=server_context if mode == "starttls" else None,
@@ -82,6 +86,8 @@ async def run_relay(
             auth_require_tls=mode == "starttls",
             authenticator=_authenticator if auth else None,
         )
+        sessions.append(session)
+        return session
 
     server = await loop.create_server(factory, host, port, ssl=server_context if mode == "tls" else None)
     relay.port = server.sockets[0].getsockname()[1]
@@ -89,4 +95,8 @@ async def run_relay(
         yield relay
     finally:
         server.close()
+        # A stopped relay also drops the sessions it had open (asyncio leaves them by default).
+        for session in sessions:
+            if session.transport is not None:
+                session.transport.close()
         await server.wait_closed()
