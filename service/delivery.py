@@ -21,7 +21,7 @@ from service.outbox import BatchGroup, Outcome
 from service.render import Renderer
 from service.settings import Settings
 from service.store import ConsentEvent, ContactRow, Job, Store
-from service.store.sqlite import ConnectorHealth
+from service.store.records import ConnectorHealth
 from service.tokens import Tokens
 
 

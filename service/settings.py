@@ -11,152 +11,49 @@ import os
 import secrets
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from service.antibot.policy import AntiBotPolicy
 from service.errors import ConfigError
+from service.settings_types import (
+    ADMIN_SCOPES,
+    LANGUAGES,
+    REPO_ROOT,
+    SMTP_PORTS,
+    AdminKey,
+    DevSettings,
+    Environment,
+    FormSettings,
+    HookSettings,
+    LimitSettings,
+    OutboxSettings,
+    ServerSettings,
+    Settings,
+    SmtpSettings,
+)
 from service.verification import Policy
 from service.verification.config import VerifierConfig
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-LANGUAGES = ("en", "fr", "es", "de")
-SMTP_PORTS = (587, 465, 2525)
-
-Environment = Literal["development", "production"]
-
-
-@dataclass(frozen=True)
-class ServerSettings:
-    public_url: str
-    secret_key: str
-    database: str
-    environment: Environment = "development"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    token_max_age_days: float = 7.0
-    unsubscribe_max_age_days: float = 730.0
-    max_body_bytes: int = 16_384
-    owner_email: str = ""
-    trusted_proxies: tuple[str, ...] = ()
-    confirm_min_dwell_seconds: float = 1.5
-    truncate_ips: bool = False
-    retention_days: float = 30.0
-    templates_dir: Path = REPO_ROOT / "templates"
-
-    @property
-    def development(self) -> bool:
-        return self.environment == "development"
-
-    @property
-    def origin(self) -> str:
-        parts = urlsplit(self.public_url)
-        return f"{parts.scheme}://{parts.netloc}"
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """``port`` is 587 / 2525 (STARTTLS required), 465 (implicit TLS) or ``auto``.
-
-    ``security = "none"`` is only accepted for a relay on loopback (the development catcher,
-    or a local Mailpit): a real relay is never spoken to in plaintext.
-    """
-
-    host: str
-    port: int | Literal["auto"]
-    sender: str
-    username: str = ""
-    password: str = ""
-    tls_ca_file: str = ""
-    security: Literal["auto", "starttls", "tls", "none"] = "auto"
-    timeout: float = 30.0
-    helo_name: str = ""
-
-
-@dataclass(frozen=True)
-class HookSettings:
-    """How a contact-form plugin or a no-code tool posts submissions (``[forms.NAME.hook]``)."""
-
-    secret: str
-    email_field: str = "email"
-    consent_field: str = "consent"
-    first_name_field: str = ""
-    last_name_field: str = ""
-    language_field: str = ""
-    submission_id_field: str = "submission_id"
-    url_token: str = ""  # secret-URL mode for senders that cannot compute an HMAC
-    tolerance_seconds: int = 300
-
-
-@dataclass(frozen=True)
-class FormSettings:
-    id: str
-    title: str
-    language: str = "en"
-    allowed_origins: tuple[str, ...] = ()
-    connector: str = "builtin"
-    thank_you_url: str = ""
-    welcome_email: bool = False
-    consent_text: str = ""
-    policy: Policy = field(default_factory=Policy)
-    hook: HookSettings | None = None
-    antibot: AntiBotPolicy = field(default_factory=AntiBotPolicy)
-
-
-@dataclass(frozen=True)
-class OutboxSettings:
-    concurrency: int = 8
-    max_attempts: int = 25
-    base_delay: float = 10.0
-    max_delay: float = 3600.0
-    lease_seconds: float = 60.0
-    poll_interval: float = 1.0
-
-
-@dataclass(frozen=True)
-class LimitSettings:
-    """Subscription-bombing defences (``[limits]``); 0 turns one off."""
-
-    emails_per_address_day: int = 1
-    emails_per_address_month: int = 3
-    signups_per_ip_hour: int = 20
-    signups_per_network_hour: int = 60
-    signups_per_form_hour: int = 2000
-
-
-@dataclass(frozen=True)
-class AdminKey:
-    name: str
-    sha256: str
-    scopes: frozenset[str]
-
-
-ADMIN_SCOPES = frozenset({"read", "export", "erase", "admin"})
-
-
-@dataclass(frozen=True)
-class DevSettings:
-    mail_catcher_port: int = 0  # 0: any free port on loopback
-
-
-@dataclass(frozen=True)
-class Settings:
-    server: ServerSettings
-    smtp: SmtpSettings
-    forms: Mapping[str, FormSettings]
-    connectors: Mapping[str, Mapping[str, Any]]
-    outbox: OutboxSettings = field(default_factory=OutboxSettings)
-    limits: LimitSettings = field(default_factory=LimitSettings)
-    admin_keys: tuple[AdminKey, ...] = ()
-    dev: DevSettings = field(default_factory=DevSettings)
-    verifier: VerifierConfig = field(default_factory=VerifierConfig)
-    source: str = "built-in development defaults"
-
-    @property
-    def uses_dev_mail_catcher(self) -> bool:
-        return self.server.development and not self.smtp.host
+__all__ = [
+    "ADMIN_SCOPES",
+    "LANGUAGES",
+    "REPO_ROOT",
+    "SMTP_PORTS",
+    "AdminKey",
+    "DevSettings",
+    "Environment",
+    "FormSettings",
+    "HookSettings",
+    "LimitSettings",
+    "OutboxSettings",
+    "ServerSettings",
+    "Settings",
+    "SmtpSettings",
+    "build_settings",
+    "load_settings",
+]
 
 
 class _Reader:

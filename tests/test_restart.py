@@ -11,105 +11,18 @@ import asyncio
 import os
 import signal
 import ssl
-import subprocess
-import sys
 from collections import defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.support.app_server import SECRET, confirm, free_port, link_in, wait_for
-from tests.support.relay import PASSWORD, USER, Relay, run_relay
+from tests.support.app_server import confirm, free_port, link_in, wait_for
+from tests.support.relay import Relay, run_relay
+from tests.support.subprocess_service import running_service, write_config
 from tests.support.webhook_receiver import Receiver, run_receiver
 
-REPO = Path(__file__).resolve().parent.parent
 HOOK_SECRET = "restart-test-webhook-secret"
 COUNT = 20
-
-
-def write_config(tmp: Path, port: int, relay: Relay, ca_file: str, hook_url: str, nameserver: str) -> Path:
-    config = tmp / "optin.toml"
-    config.write_text(
-        f"""
-[server]
-public_url = "http://127.0.0.1:{port}"
-secret_key = "{SECRET}"
-database = "sqlite:///{tmp / "optin.db"}"
-confirm_min_dwell_seconds = 0
-
-[smtp]
-host = "127.0.0.1"
-port = {relay.port}
-security = "starttls"
-username = "{USER}"
-password = "env:RELAY_PASSWORD"
-sender = "News <news@example.com>"
-tls_ca_file = "{ca_file}"
-
-[limits]
-signups_per_ip_hour = 1000
-signups_per_network_hour = 1000
-
-[dns]
-nameservers = ["{nameserver}"]
-
-[outbox]
-concurrency = 4
-lease_seconds = 2.0
-base_delay = 0.2
-max_delay = 1.0
-poll_interval = 0.1
-
-[forms.newsletter]
-title = "Restart Letter"
-connector = "main-list"
-
-[forms.newsletter.antibot]
-altcha = false
-min_fill_seconds = 0
-
-[connectors.main-list]
-kind = "webhook"
-url = "{hook_url}"
-secret = "{HOOK_SECRET}"
-""",
-        encoding="utf-8",
-    )
-    return config
-
-
-@asynccontextmanager
-async def service(config: Path, port: int, tmp: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    env = {**os.environ, "RELAY_PASSWORD": PASSWORD}
-    log = (tmp / "service.log").open("ab")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *["-m", "service", "--config", str(config), "serve", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        async with httpx.AsyncClient() as http:
-
-            async def up() -> bool:
-                if proc.returncode is not None:
-                    raise AssertionError((tmp / "service.log").read_text())
-                try:
-                    return (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await wait_for(up, timeout=30, what="the service to start")
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            await asyncio.wait_for(proc.wait(), 10)
-        log.close()
 
 
 def by_recipient(relay: Relay) -> dict[str, set[str]]:
@@ -130,9 +43,12 @@ async def test_sigkill_mid_flight_loses_nothing_and_sends_nothing_twice(
         run_relay(relay, mode="starttls", server_context=server_context),
         run_receiver(receiver) as hook,
     ):
-        config = write_config(tmp_path, port, relay, ca_file, hook.url, nameserver)
+        connector = (
+            f'[connectors.main-list]\nkind = "webhook"\nurl = "{hook.url}"\nsecret = "{HOOK_SECRET}"\n'
+        )
+        config = write_config(tmp_path, port, relay, ca_file, nameserver, "main-list", connector)
         base = f"http://127.0.0.1:{port}"
-        async with service(config, port, tmp_path) as proc, httpx.AsyncClient(base_url=base) as http:
+        async with running_service(config, port, tmp_path) as proc, httpx.AsyncClient(base_url=base) as http:
             for address in addresses:
                 answer = await http.post("/v1/forms/newsletter/subscribe", json={"email": address})
                 assert answer.status_code == 202
@@ -142,7 +58,10 @@ async def test_sigkill_mid_flight_loses_nothing_and_sends_nothing_twice(
         killed_after = len(relay.messages)
         assert killed_after < COUNT, "the kill came too late to test anything"
 
-        async with service(config, port, tmp_path), httpx.AsyncClient(base_url=base, timeout=10) as http:
+        async with (
+            running_service(config, port, tmp_path),
+            httpx.AsyncClient(base_url=base, timeout=10) as http,
+        ):
             await wait_for(lambda: len(by_recipient(relay)) == COUNT, timeout=60, what="every confirmation")
             await asyncio.sleep(1.0)  # let any wrongful second send arrive
             seen = by_recipient(relay)
@@ -160,10 +79,10 @@ async def test_sigkill_mid_flight_loses_nothing_and_sends_nothing_twice(
             await wait_for(lambda: len(receiver.events) >= 3, what="some webhook deliveries")
             deliveries_before_kill = len(receiver.events)
 
-        async with service(config, port, tmp_path) as proc:
+        async with running_service(config, port, tmp_path) as proc:
             os.kill(proc.pid, signal.SIGKILL)  # a second crash, right after start
             await proc.wait()
-        async with service(config, port, tmp_path):
+        async with running_service(config, port, tmp_path):
             await wait_for(
                 lambda: {e["data"]["email"] for e in receiver.events} == set(addresses),
                 timeout=60,

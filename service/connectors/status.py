@@ -19,7 +19,7 @@ from typing import Any, Literal
 from service import jobs
 from service.mail.compose import new_message_id
 from service.store import Store, Transaction
-from service.store.sqlite import ConnectorHealth
+from service.store.records import ConnectorHealth
 
 log = logging.getLogger("optin.connectors")
 

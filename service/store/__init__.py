@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from service.errors import ConfigError
 from service.store.records import ConsentEvent, ContactRow, ContactStatus, Job, JobState, NewJob
-from service.store.sqlite import SqliteStore, Transaction
+from service.store.sqlite import SqliteStore
+from service.store.transaction import Transaction
 
 Store = SqliteStore
 

@@ -61,3 +61,20 @@ class Job:
     last_error: str | None
     created_at: float
     updated_at: float
+
+
+@dataclass
+class ConnectorHealth:
+    """One row of ``connector_health``; the rules that change it live in service.connectors.status."""
+
+    connector: str
+    last_success_at: float | None = None
+    last_success: str | None = None
+    last_failure_at: float | None = None
+    last_failure: str | None = None
+    failing_since: float | None = None
+    consecutive_failures: int = 0
+    dead_letters: int = 0
+    paused_until: float | None = None
+    last_alert_at: float | None = None
+    updated_at: float = 0.0

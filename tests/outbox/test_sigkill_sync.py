@@ -12,105 +12,17 @@ import asyncio
 import os
 import signal
 import ssl
-import subprocess
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.support.app_server import SECRET, free_port, wait_for
+from tests.support.app_server import free_port, wait_for
 from tests.support.esp_service import TimedMailchimp, jobs_of, settled, sign_up_and_confirm
-from tests.support.relay import PASSWORD, USER, Relay, run_relay
+from tests.support.relay import Relay, run_relay
+from tests.support.subprocess_service import running_service, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 COUNT = 24
-
-
-def write_config(
-    tmp: Path, port: int, relay: Relay, ca_file: str, esp: TimedMailchimp, nameserver: str
-) -> Path:
-    config = tmp / "optin.toml"
-    config.write_text(
-        f"""
-[server]
-public_url = "http://127.0.0.1:{port}"
-secret_key = "{SECRET}"
-database = "sqlite:///{tmp / "optin.db"}"
-confirm_min_dwell_seconds = 0.0
-
-[smtp]
-host = "127.0.0.1"
-port = {relay.port}
-security = "starttls"
-username = "{USER}"
-password = "{PASSWORD}"
-sender = "News <news@example.com>"
-tls_ca_file = "{ca_file}"
-
-[limits]
-signups_per_ip_hour = 1000
-signups_per_network_hour = 1000
-
-[dns]
-nameservers = ["{nameserver}"]
-
-[outbox]
-concurrency = 4
-lease_seconds = 2.0
-base_delay = 0.2
-max_delay = 1.0
-poll_interval = 0.1
-
-[forms.newsletter]
-title = "Restart Letter"
-connector = "esp"
-
-[forms.newsletter.antibot]
-altcha = false
-min_fill_seconds = 0
-
-[connectors.esp]
-kind = "mailchimp"
-api_key = "{esp.api_key}"
-list_id = "{esp.list_id}"
-base_url = "{esp.base_url}"
-tags = ["website"]
-""",
-        encoding="utf-8",
-    )
-    return config
-
-
-@asynccontextmanager
-async def service(config: Path, port: int, tmp: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    log = (tmp / "service.log").open("ab")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *["-m", "service", "--config", str(config), "serve", "--port", str(port)],
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        async with httpx.AsyncClient() as http:
-
-            async def up() -> bool:
-                if proc.returncode is not None:
-                    raise AssertionError((tmp / "service.log").read_text())
-                try:
-                    return (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await wait_for(up, timeout=30, what="the service to start")
-        yield proc
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            await asyncio.wait_for(proc.wait(), 10)
-        log.close()
 
 
 def jobs_states(db_url: str) -> list[str]:
@@ -128,9 +40,16 @@ async def test_sigkill_mid_sync_leaves_no_duplicate_at_the_esp(
     await esp.start()
     try:
         async with run_relay(relay, mode="starttls", server_context=server_context):
-            config = write_config(tmp_path, port, relay, ca_file, esp, nameserver)
+            connector = (
+                f'[connectors.esp]\nkind = "mailchimp"\napi_key = "{esp.api_key}"\nlist_id = "{esp.list_id}"\n'
+                f'base_url = "{esp.base_url}"\ntags = ["website"]\n'
+            )
+            config = write_config(tmp_path, port, relay, ca_file, nameserver, "esp", connector)
             base = f"http://127.0.0.1:{port}"
-            async with service(config, port, tmp_path) as proc, httpx.AsyncClient(base_url=base) as http:
+            async with (
+                running_service(config, port, tmp_path) as proc,
+                httpx.AsyncClient(base_url=base) as http,
+            ):
                 await sign_up_and_confirm(http, relay, people)
                 await wait_for(lambda: len(esp.members) >= 3, timeout=30, what="a sync in flight")
                 os.kill(proc.pid, signal.SIGKILL)
@@ -140,7 +59,7 @@ async def test_sigkill_mid_sync_leaves_no_duplicate_at_the_esp(
             done_before = sum(1 for s in jobs_states(db_url) if s == "done")
             assert done_before < synced_before, "no upsert was cut off between the ESP and our commit"
 
-            async with service(config, port, tmp_path):
+            async with running_service(config, port, tmp_path):
                 await wait_for(
                     lambda: settled(db_url, "connector_upsert", COUNT), timeout=90, what="the sync"
                 )

@@ -72,10 +72,13 @@ def base_config(database: str, public_url: str, nameserver: str, **sections: Any
 
 @asynccontextmanager
 async def serve(
-    configure: Callable[[str], Settings], host: str = "127.0.0.1"
+    configure: Callable[[str], Settings], host: str = "127.0.0.1", sock: socket.socket | None = None
 ) -> AsyncIterator[tuple[str, Settings]]:
-    """Bind a port first so the settings' public URL (used in emailed links) is the real one."""
-    sock = bound_socket(host)
+    """The app on a loopback port, bound first so the settings' public URL (used in emailed
+    links) is the real one. Pass ``sock`` to choose the port in advance (a service that is down,
+    then up, at one URL)."""
+    own = sock is None
+    sock = sock or bound_socket(host)
     url = f"http://{host}:{sock.getsockname()[1]}"
     settings = configure(url)
     server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
@@ -89,7 +92,8 @@ async def serve(
     finally:
         server.should_exit = True
         await task
-        sock.close()
+        if own:
+            sock.close()
 
 
 async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
@@ -125,9 +129,18 @@ def link_in(message: EmailMessage, path: str) -> str:
 
 
 def relay_settings(
-    db_url: str, nameserver: str, relay: Relay, ca_file: str, hook_url: str = "", **form: object
+    db_url: str,
+    nameserver: str,
+    relay: Relay,
+    ca_file: str,
+    hook_url: str = "",
+    extra_forms: dict[str, dict[str, Any]] | None = None,
+    **form: object,
 ) -> Callable[[str], Settings]:
-    """A service that sends through ``relay`` (STARTTLS + AUTH) and, given a URL, to a webhook."""
+    """A service that sends through ``relay`` (STARTTLS + AUTH) and, given a URL, to a webhook.
+
+    ``form`` changes the ``newsletter`` form; ``extra_forms`` adds others.
+    """
 
     def configure(url: str) -> Settings:
         config = base_config(
@@ -150,6 +163,7 @@ def relay_settings(
             }
             config["forms"]["newsletter"].update({"connector": "main-list", "welcome_email": True})
         config["forms"]["newsletter"].update(form)
+        config["forms"].update(extra_forms or {})
         env = {"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD, "HOOK_SECRET": HOOK_SECRET}
         return make_settings(config, env)
 

@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from service.app import create_app
 from service.jobs import CONFIRMATION_EMAIL
 from service.settings import Settings
-from tests.support.app_server import base_config, make_settings
-from tests.support.relay import PASSWORD, USER, Relay
+from tests.support.app_server import relay_settings, serve
+from tests.support.relay import Relay
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = ROOT / "deploy" / "wordpress" / "optin"
@@ -60,59 +58,23 @@ def wp_settings(service_url: str, secret: str = HOOK_SECRET, form_id: str = "con
 
 def contact_settings(db_url: str, nameserver: str, relay: Relay, ca_file: str) -> Callable[[str], Settings]:
     """A service with a `contact` form that takes Contact Form 7's fields through its hook."""
-
-    def configure(url: str) -> Settings:
-        config = base_config(
-            db_url,
-            url,
-            nameserver,
-            smtp={
-                "host": "127.0.0.1",
-                "port": relay.port,
-                "security": "starttls",
-                "username": "env:SMTP_USER",
-                "password": "env:SMTP_PASSWORD",
-                "sender": "Test News <news@example.com>",
-                "tls_ca_file": ca_file,
-            },
-            forms={
-                "contact": {
-                    "title": "The Contact Letter",
-                    "hook": {
-                        "secret": HOOK_SECRET,
-                        "email_field": "your-email",
-                        "first_name_field": "your-name",
-                        "consent_field": "optin-consent",
-                    },
-                }
-            },
-        )
-        return make_settings(config, {"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD})
-
-    return configure
-
-
-def bound_socket() -> socket.socket:
-    """Bound but not yet listening: connections are refused until the service starts on it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    return sock
+    contact = {
+        "title": "The Contact Letter",
+        "hook": {
+            "secret": HOOK_SECRET,
+            "email_field": "your-email",
+            "first_name_field": "your-name",
+            "consent_field": "optin-consent",
+        },
+    }
+    return relay_settings(db_url, nameserver, relay, ca_file, extra_forms={"contact": contact})
 
 
 @asynccontextmanager
 async def serve_on(sock: socket.socket, settings: Settings) -> AsyncIterator[None]:
     """The real app on a socket chosen in advance (so it can be down first, then up, at one URL)."""
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
+    async with serve(lambda _url: settings, sock=sock):
         yield
-    finally:
-        server.should_exit = True
-        await task
 
 
 def confirmations_queued(db_url: str) -> int:

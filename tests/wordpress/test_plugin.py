@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from service.hooks import sign
-from tests.wordpress.conftest import HARNESS, HOOK_SECRET, PLUGIN_DIR, bound_socket, run_harness, wp_settings
+from tests.support.app_server import bound_socket
+from tests.wordpress.conftest import HARNESS, HOOK_SECRET, PLUGIN_DIR, run_harness, wp_settings
 
 PHP_FILES = sorted(PLUGIN_DIR.rglob("*.php"))
 TICKED = {"your-name": "Ada", "your-email": "ada@example.org", "optin-consent": ["1"]}

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from service.hooks import sign
-from tests.support.app_server import link_in, wait_for
+from tests.support.app_server import bound_socket, link_in, wait_for
 from tests.support.relay import Relay
 from tests.wordpress.conftest import (
     HOOK_SECRET,
-    bound_socket,
     confirmations_queued,
     contact_settings,
     run_harness,

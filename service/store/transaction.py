@@ -1,0 +1,278 @@
+"""The SQL of one operation (a signup, a confirmation, an erasure...), run inside a batch.
+
+A :class:`Transaction` only ever runs on the store's database thread (service.store.sqlite),
+inside the savepoint of one operation, so its methods are plain synchronous calls.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import astuple
+from typing import Any
+
+from service.store.records import (
+    ConnectorHealth,
+    ConsentEvent,
+    ContactRow,
+    ContactStatus,
+    Job,
+    NewJob,
+)
+
+_CONTACT_COLUMNS = (
+    "id, form_id, email, first_name, last_name, language, status, created_at, confirmed_at, unsubscribed_at"
+)
+_JOB_COLUMNS = (
+    "id, kind, idempotency_key, payload, state, attempts, run_at, last_error, created_at, updated_at"
+)
+
+
+def _contact(row: sqlite3.Row | tuple[Any, ...]) -> ContactRow:
+    return ContactRow(*row)
+
+
+def _job(row: sqlite3.Row | tuple[Any, ...]) -> Job:
+    values = list(row)
+    values[3] = json.loads(values[3])
+    return Job(*values)
+
+
+_HEALTH_COLUMNS = (
+    "connector, last_success_at, last_success, last_failure_at, last_failure, failing_since,"
+    " consecutive_failures, dead_letters, paused_until, last_alert_at, updated_at"
+)
+# Connector jobs carry their connector's name in the payload; the outbox is keyed by job, not by it.
+_CONNECTOR_OF = "json_extract(payload, '$.connector')"
+
+
+def _chunks(values: list[int], size: int = 500) -> Iterable[list[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class Transaction:
+    """The reads and writes of one operation; runs on the database thread, inside a batch."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, params)
+
+    def contact_by_email(self, form_id: str, email: str) -> ContactRow | None:
+        sql = f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE form_id = ? AND email = ?"
+        row = self._db.execute(sql, (form_id, email)).fetchone()
+        return _contact(row) if row else None
+
+    def contact(self, contact_id: int) -> ContactRow | None:
+        row = self._db.execute(
+            f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE id = ?", (contact_id,)
+        ).fetchone()
+        return _contact(row) if row else None
+
+    def insert_contact(
+        self, form_id: str, email: str, first: str | None, last: str | None, language: str, now: float
+    ) -> int:
+        cur = self._db.execute(
+            "INSERT INTO contacts (form_id, email, first_name, last_name, language, status, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+            (form_id, email, first, last, language, now, now),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def refresh_pending(
+        self, contact_id: int, first: str | None, last: str | None, language: str, now: float
+    ) -> None:
+        """A new signup for an address that is pending or had left: details as now given."""
+        self._db.execute(
+            "UPDATE contacts SET first_name = ?, last_name = ?, language = ?, status = 'pending',"
+            " unsubscribed_at = NULL, updated_at = ? WHERE id = ?",
+            (first, last, language, now, contact_id),
+        )
+
+    def set_status(self, contact_id: int, status: ContactStatus, now: float) -> None:
+        column = {"confirmed": "confirmed_at", "unsubscribed": "unsubscribed_at"}.get(status)
+        stamp = f", {column} = ?" if column else ""
+        params: tuple[Any, ...] = (status, now, now, contact_id) if column else (status, now, contact_id)
+        self._db.execute(f"UPDATE contacts SET status = ?, updated_at = ?{stamp} WHERE id = ?", params)
+
+    def add_event(self, contact_id: int, event: ConsentEvent) -> None:
+        self._db.execute(
+            "INSERT INTO consent_events (contact_id, event, at, ip, user_agent, page_url, consent_text, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                contact_id,
+                event.event,
+                event.at,
+                event.ip,
+                event.user_agent,
+                event.page_url,
+                event.consent_text,
+                event.detail,
+            ),
+        )
+
+    def add_confirmation(self, token_id: str, contact_id: int, now: float) -> None:
+        self._db.execute(
+            "INSERT INTO confirmations (token_id, contact_id, created_at) VALUES (?, ?, ?)",
+            (token_id, contact_id, now),
+        )
+
+    def confirmation(self, token_id: str) -> tuple[int, float | None] | None:
+        """(contact id, used_at) for a link's token id."""
+        sql = "SELECT contact_id, used_at FROM confirmations WHERE token_id = ?"
+        row = self._db.execute(sql, (token_id,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def use_confirmation(self, token_id: str, now: float) -> bool:
+        """Mark a link used; False if it already was (single use)."""
+        cur = self._db.execute(
+            "UPDATE confirmations SET used_at = ? WHERE token_id = ? AND used_at IS NULL", (now, token_id)
+        )
+        return cur.rowcount == 1
+
+    def count_hits(self, key: str, since: float) -> tuple[int, float | None]:
+        """How many hits ``key`` had since ``since``, and when the oldest of them was."""
+        row = self._db.execute(
+            "SELECT count(*), min(at) FROM rate_hits WHERE key = ? AND at > ?", (key, since)
+        ).fetchone()
+        return int(row[0]), row[1]
+
+    def add_hit(self, key: str, now: float) -> None:
+        self._db.execute("INSERT INTO rate_hits (key, at) VALUES (?, ?)", (key, now))
+
+    def count_buckets(self, key: str, first_bucket: int) -> tuple[int, int | None]:
+        """Hits of ``key`` in buckets from ``first_bucket`` on, and the oldest such bucket."""
+        row = self._db.execute(
+            "SELECT coalesce(sum(count), 0), min(bucket) FROM rate_buckets WHERE key = ? AND bucket >= ?",
+            (key, first_bucket),
+        ).fetchone()
+        return int(row[0]), row[1]
+
+    def add_to_bucket(self, key: str, bucket: int) -> None:
+        self._db.execute(
+            "INSERT INTO rate_buckets (key, bucket, count) VALUES (?, ?, 1)"
+            " ON CONFLICT (key, bucket) DO UPDATE SET count = count + 1",
+            (key, bucket),
+        )
+
+    def add_link_event(
+        self,
+        token_id: str,
+        now: float,
+        method: str,
+        outcome: str,
+        ip: str | None,
+        user_agent: str | None,
+        seconds_since_page: float | None = None,
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO link_events (token_id, at, method, outcome, ip, user_agent, seconds_since_page)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (token_id, now, method, outcome, ip, user_agent, seconds_since_page),
+        )
+
+    def erase(self, email: str, address_hash: str, now: float) -> int:
+        """Delete every trace of ``email`` but a keyed hash; its waiting jobs are dropped."""
+        ids = [r[0] for r in self._db.execute("SELECT id FROM contacts WHERE email = ?", (email,)).fetchall()]
+        for contact_id in ids:
+            tokens = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT token_id FROM confirmations WHERE contact_id = ?", (contact_id,)
+                )
+            ]
+            for token_id in tokens:
+                self._db.execute("DELETE FROM link_events WHERE token_id = ?", (token_id,))
+            self._db.execute("DELETE FROM confirmations WHERE contact_id = ?", (contact_id,))
+            self._db.execute("DELETE FROM consent_events WHERE contact_id = ?", (contact_id,))
+            self._db.execute(
+                "UPDATE outbox SET state = 'dropped', payload = '{}', last_error = 'contact erased', updated_at = ?"
+                " WHERE state = 'pending' AND json_extract(payload, '$.contact_id') = ?",
+                (now, contact_id),
+            )
+            self._db.execute("DELETE FROM contacts WHERE id = ?", (contact_id,))
+        self._db.execute(
+            "INSERT INTO erasures (address_hash, erased_at) VALUES (?, ?)"
+            " ON CONFLICT (address_hash) DO UPDATE SET erased_at = excluded.erased_at",
+            (address_hash, now),
+        )
+        return len(ids)
+
+    def erased_at(self, address_hash: str) -> float | None:
+        row = self._db.execute(
+            "SELECT erased_at FROM erasures WHERE address_hash = ?", (address_hash,)
+        ).fetchone()
+        return float(row[0]) if row else None
+
+    def purge_unconfirmed(self, before: float) -> int:
+        """Retention: pending contacts created before ``before`` go, with their personal data."""
+        ids = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT id FROM contacts WHERE status = 'pending' AND created_at < ?", (before,)
+            ).fetchall()
+        ]
+        for contact_id in ids:
+            self._db.execute(
+                "DELETE FROM link_events WHERE token_id IN (SELECT token_id FROM confirmations WHERE contact_id = ?)",
+                (contact_id,),
+            )
+            self._db.execute("DELETE FROM confirmations WHERE contact_id = ?", (contact_id,))
+            self._db.execute("DELETE FROM consent_events WHERE contact_id = ?", (contact_id,))
+            self._db.execute("DELETE FROM contacts WHERE id = ?", (contact_id,))
+        return len(ids)
+
+    def purge_counters(self, now: float, keep_seconds: float) -> None:
+        self._db.execute("DELETE FROM rate_hits WHERE at < ?", (now - keep_seconds,))
+        self._db.execute("DELETE FROM rate_buckets WHERE bucket < ?", (int((now - keep_seconds) // 60),))
+        self._db.execute("DELETE FROM once_keys WHERE expires_at < ?", (now,))
+
+    def claim_once(self, key: str, expires_at: float, now: float) -> bool:
+        """True the first time ``key`` is claimed (until it expires); False on every replay."""
+        self._db.execute("DELETE FROM once_keys WHERE key = ? AND expires_at < ?", (key, now))
+        cur = self._db.execute(
+            "INSERT INTO once_keys (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+            (key, expires_at),
+        )
+        return cur.rowcount == 1
+
+    def enqueue(self, job: NewJob, now: float, run_at: float | None = None) -> bool:
+        """Add a job unless one with the same idempotency key exists; True if added."""
+        cur = self._db.execute(
+            "INSERT INTO outbox (kind, idempotency_key, payload, state, run_at, created_at, updated_at)"
+            " VALUES (?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+            (job.kind, job.idempotency_key, job.payload_json(), now if run_at is None else run_at, now, now),
+        )
+        return cur.rowcount == 1
+
+    # --- connector health (read-modify-write inside one operation, so instances agree) -----
+
+    def connector_health(self, connector: str) -> ConnectorHealth | None:
+        row = self._db.execute(
+            f"SELECT {_HEALTH_COLUMNS} FROM connector_health WHERE connector = ?", (connector,)
+        ).fetchone()
+        return ConnectorHealth(*row) if row else None
+
+    def save_connector_health(self, health: ConnectorHealth) -> None:
+        values = astuple(health)
+        updates = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _HEALTH_COLUMNS.split(",")[1:])
+        self._db.execute(
+            f"INSERT INTO connector_health ({_HEALTH_COLUMNS}) VALUES ({', '.join('?' * len(values))})"
+            f" ON CONFLICT (connector) DO UPDATE SET {updates}",
+            values,
+        )
+
+    def hold_connector_jobs(self, connector: str, kinds: Iterable[str], until: float, now: float) -> int:
+        """Push every waiting, unleased job of ``connector`` due before ``until`` back to ``until``."""
+        kind_list = list(kinds)
+        cur = self._db.execute(
+            "UPDATE outbox SET run_at = ?, updated_at = ? WHERE state = 'pending' AND run_at < ?"
+            f" AND (locked_until IS NULL OR locked_until < ?) AND kind IN ({', '.join('?' * len(kind_list))})"
+            f" AND {_CONNECTOR_OF} = ?",
+            (until, now, until, now, *kind_list, connector),
+        )
+        return cur.rowcount
