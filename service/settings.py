@@ -7,6 +7,7 @@ stay out of files. Every problem is collected and reported together, in words, b
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import tomllib
@@ -243,12 +244,39 @@ def _form(form_id: str, table: dict[str, Any], connectors: Mapping[str, Any], r:
         thank_you_url=thank_you,
         welcome_email=r.take(table, s, "welcome_email", bool, False),
         consent_text=r.take(table, s, "consent_text", str, ""),
+        widget_strings=_widget_strings(s, table.pop("widget_strings", {}), r),
         policy=policy,
         hook=hook,
         antibot=antibot,
     )
     r.leftovers(table, s)
     return form
+
+
+WIDGET_CATALOG = REPO_ROOT / "widget" / "i18n" / "en.json"
+
+
+def _widget_strings(form_section: str, raw: object, r: _Reader) -> dict[str, dict[str, str]]:
+    """``[forms.NAME.widget_strings.LANG]``: the widget's wording for this form, key by key."""
+    s = f"{form_section}.widget_strings"
+    if not isinstance(raw, dict):
+        r.problems.append(f"[{s}] must be a table of languages")
+        return {}
+    known = set(json.loads(WIDGET_CATALOG.read_text(encoding="utf-8")))
+    result: dict[str, dict[str, str]] = {}
+    for language, strings in raw.items():
+        if language not in LANGUAGES or not isinstance(strings, dict):
+            r.problems.append(f"[{s}.{language}] must be one of {', '.join(LANGUAGES)}, holding texts")
+            continue
+        for key, text in strings.items():
+            if key not in known:
+                r.problems.append(
+                    f"{s}.{language}.{key} is not a widget text (known: {', '.join(sorted(known))})"
+                )
+            elif not isinstance(text, str) or not text.strip():
+                r.problems.append(f"{s}.{language}.{key} must be a non-empty text")
+        result[language] = {k: v for k, v in strings.items() if k in known and isinstance(v, str)}
+    return result
 
 
 def _hook(form_section: str, raw: object, r: _Reader) -> HookSettings | None:

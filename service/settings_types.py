@@ -94,6 +94,7 @@ class FormSettings:
     policy: Policy = field(default_factory=Policy)
     hook: HookSettings | None = None
     antibot: AntiBotPolicy = field(default_factory=AntiBotPolicy)
+    widget_strings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # language -> key -> text
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ def test_every_problem_is_reported_in_words() -> None:
         "'www.example.com' is not an origin like https://www.example.com",
         "outbox.concurrency must be a int",
         "nameserver 'not-an-ip'",
+        "forms.news.widget_strings.fr.sbumit is not a widget text",
     ):
         assert expected in text, f"missing: {expected}\n{text}"
 

@@ -73,6 +73,7 @@ async def form_config(request: Request) -> Response:
         "subscribe_url": f"{svc.settings.server.public_url}/v1/forms/{form.id}/subscribe",
         "verify_url": f"{svc.settings.server.public_url}/v1/verify",
         "strings": svc.renderer.strings(form.language),
+        "widget_strings": form.widget_strings,
     }
     return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})
 

@@ -110,13 +110,24 @@ LABELS = {
 
 @asynccontextmanager
 async def scene(
-    relay: Relay, ca_file: str, db_url: str, nameserver: str, policy: AntiBotPolicy | None = None
+    relay: Relay,
+    ca_file: str,
+    db_url: str,
+    nameserver: str,
+    policy: AntiBotPolicy | None = None,
+    widget_strings: dict[str, dict[str, str]] | None = None,
 ) -> AsyncIterator[Scene]:
     executable = chromium_path()
     sock = bound_socket(HOST)
     host_url = f"http://{HOST}:{sock.getsockname()[1]}"
     configure = relay_settings(
-        db_url, nameserver, relay, ca_file, consent_text=CONSENT, allowed_origins=[host_url]
+        db_url,
+        nameserver,
+        relay,
+        ca_file,
+        consent_text=CONSENT,
+        allowed_origins=[host_url],
+        widget_strings=widget_strings or {},
     )
     policies = {"newsletter": policy or AntiBotPolicy(altcha_max_number=20_000)}
     async with serve_antibot(configure, policies) as (service_url, _settings):
@@ -341,3 +352,15 @@ async def test_enhancing_a_contact_form(
         await s.page.get_by_role("button", name="Send message").click()
         await expect(s.page.get_by_text("Message sent by lin@gmail.com")).to_be_visible()
         await wait_for(lambda: starttls_relay.to("lin@gmail.com"), what="the confirmation email")
+
+
+async def test_a_form_overrides_the_widget_wording(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    wording = {"fr": {"submit": "Je m'abonne à la lettre", "email_label": "Votre adresse"}}
+    async with scene(starttls_relay, ca_file, db_url, nameserver, widget_strings=wording) as s:
+        await s.page.goto(f"{s.host}/?lang=fr")
+        await expect(s.page.get_by_role("button", name="Je m'abonne à la lettre")).to_be_visible()
+        await expect(s.page.get_by_label("Votre adresse")).to_be_visible()
+        await s.open("en")  # other languages keep the built-in wording
+        assert s.refused == []
