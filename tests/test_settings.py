@@ -39,7 +39,12 @@ def test_every_problem_is_reported_in_words() -> None:
             "server": {"secret_key": "env:MISSING", "public_url": "ftp://x", "colour": "blue"},
             "smtp": {"host": "smtp.example.com", "port": 25, "sender": "nobody"},
             "forms": {
-                "news": {"language": "it", "connector": "ghost", "allowed_origins": ["www.example.com"]}
+                "news": {
+                    "language": "it",
+                    "connector": "ghost",
+                    "allowed_origins": ["www.example.com"],
+                    "widget_strings": {"fr": {"sbumit": "x"}},
+                }
             },
             "connectors": {},
             "outbox": {"concurrency": "many"},
