@@ -126,6 +126,7 @@ def signup_from(
         ip=_meta(submission.meta, "ip", 64) or sender_ip,
         user_agent=_meta(submission.meta, "user_agent", 500),
         source="hook",
+        limit_by_ip=_meta(submission.meta, "ip", 64) is not None,
         fields=fields,
         once_key=once,
     )

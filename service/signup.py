@@ -43,6 +43,8 @@ class SignupRequest:
     source: str = "form"  # "form" (widget or HTML form) or "hook" (a contact-form plugin)
     fields: Mapping[str, Any] = field(default_factory=dict)  # everything submitted, for guards
     once_key: str | None = None  # a sender's submission id: the same one twice signs up once
+    # Per-IP limits count visitors; a hook's own server (Zapier, a WordPress site) is not one.
+    limit_by_ip: bool = True
 
 
 def recorded_ip(ip: str | None, truncate: bool) -> str | None:
@@ -130,7 +132,7 @@ class SignupService:
         def record(tx: Transaction) -> bool:
             if request.once_key and not tx.claim_once(request.once_key, now + ONCE_TTL, now):
                 return False
-            check_request(tx, limits, form.id, request.ip, now)
+            check_request(tx, limits, form.id, request.ip if request.limit_by_ip else None, now)
             contact = tx.contact_by_email(form.id, email)
             if contact is not None and contact.status == "confirmed":
                 # Already on the list: record the attempt, send nothing, answer the same.

@@ -183,3 +183,33 @@ async def test_scanners_cannot_confirm_but_a_person_can(
                 ("POST", "confirmed"),
             ]
             assert contact["link_activity"][-1]["seconds_after_page"] >= 1.0
+
+
+async def test_a_hook_sender_is_not_rate_limited_as_one_visitor(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    hook = {"secret": "s" * 20, "url_token": "u" * 30, "email_field": "email", "consent_field": "ok"}
+    configure = defended(relay_settings(db_url, nameserver, starttls_relay, ca_file, hook=hook))
+    async with serve(configure) as (url, _):
+        async with client(url) as http:
+            answers = [
+                await http.post(
+                    f"/v1/hooks/newsletter/{'u' * 30}", data={"email": f"z{i}@example.org", "ok": "1"}
+                )
+                for i in range(25)
+            ]
+            assert {a.status_code for a in answers} == {202}
+            # Visitors the sender names are limited one by one, as on the form.
+            visitor = [
+                (
+                    await http.post(
+                        f"/v1/hooks/newsletter/{'u' * 30}",
+                        json={
+                            "fields": {"email": f"v{i}@example.org", "ok": "1"},
+                            "meta": {"ip": "192.0.2.77"},
+                        },
+                    )
+                ).status_code
+                for i in range(21)
+            ]
+            assert visitor.count(202) == 20 and visitor[-1] == 429
