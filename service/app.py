@@ -21,6 +21,7 @@ from service.connectors.base import Connector
 from service.connectors.builtin import BuiltinListConnector
 from service.connectors.registry import build_connector
 from service.delivery import Delivery
+from service.demo import fit_demo_to_dns
 from service.mail.catcher import MailCatcher
 from service.mail.smtp import MEMORY_KEY, SmtpMailer
 from service.outbox import OutboxWorker
@@ -108,9 +109,11 @@ def routes(settings: Settings) -> list[Route]:
     return table
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(configured: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        verifier = Verifier(configured.verifier)
+        settings = await fit_demo_to_dns(configured, verifier)
         store = await open_store(settings.server.database)
         catcher = None
         if settings.uses_dev_mail_catcher:
@@ -124,7 +127,6 @@ def create_app(settings: Settings) -> Starlette:
         renderer = Renderer(settings.server.templates_dir)
         tokens = Tokens(settings.server.secret_key)
         connectors = build_connectors(settings)
-        verifier = Verifier(settings.verifier)
         mailer = build_mailer(settings, store, catcher)
         delivery = Delivery(settings, store, mailer, connectors, renderer, tokens)
         worker = OutboxWorker(store, settings.outbox, delivery.run, delivery.lane)
@@ -161,6 +163,7 @@ def create_app(settings: Settings) -> Starlette:
             await verifier.aclose()
             await store.close()
 
+    settings = configured
     return Starlette(
         routes=routes(settings),
         middleware=[

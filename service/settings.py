@@ -357,7 +357,8 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
             continue
         connectors[name] = {k: reader.resolve(f"connectors.{name}.{k}", v) for k, v in table.items()}
     forms_raw = _table(data, "forms", reader)
-    if not forms_raw:
+    demo_form = not forms_raw
+    if demo_form:
         forms_raw = {"newsletter": {"title": "Demo Newsletter", "consent_text": DEMO_CONSENT}}
     forms = {}
     for form_id, table in forms_raw.items():
@@ -386,6 +387,7 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
         dev=dev,
         verifier=verifier,
         source=source,
+        demo_form=demo_form,
     )
 
 

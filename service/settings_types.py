@@ -95,6 +95,7 @@ class FormSettings:
     hook: HookSettings | None = None
     antibot: AntiBotPolicy = field(default_factory=AntiBotPolicy)
     widget_strings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # language -> key -> text
+    dns_offline: bool = False  # the development demo form on a machine without public DNS
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ class Settings:
     dev: DevSettings = field(default_factory=DevSettings)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     source: str = "built-in development defaults"
+    demo_form: bool = False  # no [forms] were configured: the demo form stands in
 
     @property
     def uses_dev_mail_catcher(self) -> bool:

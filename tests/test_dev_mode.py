@@ -9,7 +9,7 @@ import pytest
 
 from service.errors import ConfigError
 from service.settings import Settings, build_settings
-from tests.support.app_server import client, confirm, serve, wait_for
+from tests.support.app_server import client, confirm, free_port, serve, wait_for
 from tests.widget.harness import solve
 
 
@@ -30,6 +30,7 @@ async def test_click_through_double_opt_in_with_the_mail_catcher(db_url: str, na
             assert demo.status_code == 200
             assert '<script src="/widget.js" data-form="newsletter" async></script>' in demo.text
             assert "/dev/mail" in demo.text
+            assert "cannot resolve public DNS names" not in demo.text  # the zone answers: DNS stays on
             widget = await http.get("/widget.js")
             assert widget.status_code == 200 and "javascript" in widget.headers["content-type"]
             config = (await http.get("/v1/forms/newsletter")).json()
@@ -90,3 +91,20 @@ async def test_production_has_no_mail_viewer_and_needs_a_relay_and_secret(db_url
         assert not settings.uses_dev_mail_catcher
         async with client(url) as http:
             assert (await http.get("/dev/mail")).status_code == 404
+
+
+async def test_without_public_dns_the_demo_form_still_works(db_url: str) -> None:
+    """A sandbox or a train: nothing answers DNS, and the newcomer can still click through."""
+
+    def offline(url: str) -> Settings:
+        server = {"public_url": url, "database": db_url, "confirm_min_dwell_seconds": 0.0}
+        raw = {"server": server, "dns": {"nameservers": [f"127.0.0.1:{free_port()}"], "timeout": 0.3}}
+        return build_settings(raw, {}, "test")
+
+    async with serve(offline) as (url, _settings):
+        async with client(url) as http:
+            assert "cannot resolve public DNS names" in (await http.get("/")).text
+            verdict = (
+                await http.post("/v1/verify", json={"email": "ann@gmail.com", "form": "newsletter"})
+            ).json()
+            assert verdict["decision"] == "accept"
