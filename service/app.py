@@ -22,6 +22,7 @@ from service.connectors.builtin import BuiltinListConnector
 from service.connectors.registry import build_connector
 from service.delivery import Delivery
 from service.demo import fit_demo_to_dns
+from service.limits import MinuteCounter
 from service.mail.catcher import MailCatcher
 from service.mail.smtp import MEMORY_KEY, SmtpMailer
 from service.outbox import OutboxWorker
@@ -80,8 +81,6 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 def routes(settings: Settings) -> list[Route]:
-    from service.verification.http import verify_endpoint
-
     table = [
         Route("/", dev.demo),
         Route("/widget.js", antibot_http.widget_script),
@@ -90,7 +89,7 @@ def routes(settings: Settings) -> list[Route]:
         Route("/assets/page.css", page_css),
         Route("/healthz", api.health),
         Route("/openapi.json", openapi_json),
-        Route("/v1/verify", verify_endpoint, methods=["POST"]),
+        Route("/v1/verify", api.verify, methods=["POST"]),
         Route("/v1/forms/{form_id}", api.form_config),
         Route("/v1/forms/{form_id}/subscribe", api.subscribe, methods=["POST"]),
         Route("/v1/hooks/{form_id}", hooks.receive, methods=["POST"]),
@@ -147,6 +146,7 @@ def create_app(configured: Settings) -> Starlette:
             worker=worker,
             connectors=connectors,
             catcher=catcher,
+            verify_limit=MinuteCounter(settings.limits.verify_per_ip_minute),
         )
         worker.start()
         purger = asyncio.create_task(purge_every(store, settings))

@@ -97,3 +97,33 @@ def allow_confirmation_email(tx: Transaction, limits: LimitSettings, recipient_h
         return False
     tx.add_hit(key, now)
     return True
+
+
+class MinuteCounter:
+    """Requests per key over the last minute, in memory (per instance), for cheap endpoints.
+
+    Two fixed one-minute windows, the previous one weighted by how much of it still overlaps the
+    last 60 seconds: an approximation of a sliding window that costs two integers per key.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._minute = -1
+        self._current: dict[str, int] = {}
+        self._previous: dict[str, int] = {}
+
+    def hit(self, key: str, now: float) -> int | None:
+        """Count one request; seconds to wait when ``key`` is over the limit (then not counted)."""
+        if self.limit <= 0:
+            return None
+        minute = int(now // 60)
+        if minute != self._minute:
+            self._previous = self._current if minute == self._minute + 1 else {}
+            self._current = {}
+            self._minute = minute
+        overlap = 1.0 - (now % 60) / 60
+        estimate = self._current.get(key, 0) + self._previous.get(key, 0) * overlap
+        if estimate >= self.limit:
+            return max(1, math.ceil(60 - now % 60))
+        self._current[key] = self._current.get(key, 0) + 1
+        return None

@@ -117,6 +117,7 @@ class LimitSettings:
     signups_per_ip_hour: int = 20
     signups_per_network_hour: int = 60
     signups_per_form_hour: int = 2000
+    verify_per_ip_minute: int = 60  # POST /v1/verify; counted in memory, per instance
 
 
 @dataclass(frozen=True)

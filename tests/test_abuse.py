@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
+from service.limits import MinuteCounter
 from service.settings import LimitSettings, Settings
 from tests.support.app_server import client, confirm, link_in, relay_settings, serve, wait_for
 from tests.support.relay import Relay
@@ -213,3 +214,31 @@ async def test_a_hook_sender_is_not_rate_limited_as_one_visitor(
                 for i in range(21)
             ]
             assert visitor.count(202) == 20 and visitor[-1] == 429
+
+
+async def test_verify_checks_are_limited_per_address(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    def five_a_minute(url: str) -> Settings:
+        settings = defended(relay_settings(db_url, nameserver, starttls_relay, ca_file))(url)
+        return replace(settings, limits=replace(settings.limits, verify_per_ip_minute=5))
+
+    async with serve(five_a_minute) as (url, _):
+        async with client(url) as http:
+            body = {"email": "ann@example.org", "form": "newsletter"}
+            answers = [
+                await http.post("/v1/verify", json=body, headers=from_ip("192.0.2.9")) for _ in range(6)
+            ]
+            assert [a.status_code for a in answers] == [200] * 5 + [429]
+            assert 1 <= int(answers[-1].headers["retry-after"]) <= 60
+            other = await http.post("/v1/verify", json=body, headers=from_ip("192.0.2.10"))
+            assert other.status_code == 200
+
+
+def test_minute_counter_slides_across_the_minute_boundary() -> None:
+    counter = MinuteCounter(limit=10)
+    assert all(counter.hit("ip", 120.0 + i) is None for i in range(10))  # minute 2, from 2:00
+    assert counter.hit("ip", 130.0) == 50  # over: wait for the minute to turn
+    # 2:30 into minute 3: half of minute 2 still counts (5), so 5 more fit, not 10.
+    assert [counter.hit("ip", 210.0) for _ in range(6)] == [None] * 5 + [30]
+    assert counter.hit("other", 210.0) is None

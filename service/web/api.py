@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -11,6 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from service.connectors.status import connectors_health
 from service.errors import InputError
 from service.signup import SignupRequest
+from service.verification.http import verify_endpoint
 from service.web.body import read_fields, text_field, truthy, wants_html
 from service.web.client import client_ip
 from service.web.context import services
@@ -89,3 +91,16 @@ async def health(request: Request) -> Response:
             "connectors": await connectors_health(svc.store, tuple(svc.settings.connectors)),
         }
     )
+
+
+async def verify(request: Request) -> Response:
+    """POST /v1/verify behind a per-IP limit: each call may cost DNS lookups."""
+    svc = services(request)
+    wait = svc.verify_limit.hit(client_ip(request) or "-", time.time())
+    if wait is not None:
+        return JSONResponse(
+            {"error": f"too many checks from your address; try again in {wait} s"},
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
+    return await verify_endpoint(request)

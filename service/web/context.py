@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from service.confirmation import Confirmations
 from service.connectors.base import Connector
+from service.limits import MinuteCounter
 from service.mail.catcher import MailCatcher
 from service.outbox import OutboxWorker
 from service.render import Renderer
@@ -30,6 +31,7 @@ class Services:
     worker: OutboxWorker
     connectors: dict[str, Connector]
     catcher: MailCatcher | None
+    verify_limit: MinuteCounter
 
 
 def services(request: Request) -> Services:

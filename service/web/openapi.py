@@ -113,7 +113,7 @@ def document() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json(VERDICT, "The verdict"),
-                        **_errors(400, 403, 404, 413, 422),
+                        **_errors(400, 403, 404, 413, 422, 429),
                         "503": _json(ERROR, "Verification is not available"),
                     },
                 }

@@ -53,6 +53,7 @@ def base_config(database: str, public_url: str, nameserver: str, **sections: Any
             "emails_per_address_month": 1000,
             "signups_per_ip_hour": 10000,
             "signups_per_network_hour": 10000,
+            "verify_per_ip_minute": 10000,
         },
         "outbox": {"base_delay": 0.2, "max_delay": 2.0, "poll_interval": 0.1, "lease_seconds": 3.0},
         # The anti-bot proof of work and fill time are the widget's tests' business
