@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from service.antibot.policy import AntiBotPolicy
 from service.errors import ConfigError
+from service.settings_reader import Reader, dataclass_section, table_of
 from service.settings_types import (
     ADMIN_SCOPES,
     LANGUAGES,
@@ -57,46 +58,6 @@ __all__ = [
 ]
 
 
-class _Reader:
-    """Walks a TOML table, resolving ``env:`` values and collecting every problem."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.problems: list[str] = []
-
-    def resolve(self, where: str, value: Any) -> Any:
-        if isinstance(value, str) and value.startswith("env:"):
-            name = value[4:]
-            if name not in self.env:
-                self.problems.append(f"{where} refers to the environment variable {name}, which is not set")
-                return ""
-            return self.env[name]
-        return value
-
-    def take(self, table: dict[str, Any], section: str, key: str, kind: type, default: Any) -> Any:
-        if key not in table:
-            return default
-        value = self.resolve(f"{section}.{key}", table.pop(key))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.problems.append(f"{section}.{key} must be a {kind.__name__}, not {value!r}")
-            return default
-        return value
-
-    def leftovers(self, table: Mapping[str, Any], section: str) -> None:
-        for key in table:
-            self.problems.append(f"{section}.{key} is not a setting optin knows (check the spelling)")
-
-
-def _table(raw: dict[str, Any], key: str, reader: _Reader) -> dict[str, Any]:
-    value = raw.pop(key, {})
-    if not isinstance(value, dict):
-        reader.problems.append(f"[{key}] must be a table")
-        return {}
-    return dict(value)
-
-
 def _dev_secret(database: str) -> str:
     """A development secret that survives restarts, so links in caught mail keep working."""
     path = Path(".optin-secret")
@@ -110,7 +71,7 @@ def _dev_secret(database: str) -> str:
     return value
 
 
-def _server(table: dict[str, Any], r: _Reader) -> ServerSettings:
+def _server(table: dict[str, Any], r: Reader) -> ServerSettings:
     s = "server"
     environment = r.take(table, s, "environment", str, "development")
     if environment not in ("development", "production"):
@@ -153,7 +114,7 @@ def _server(table: dict[str, Any], r: _Reader) -> ServerSettings:
     return settings
 
 
-def _smtp(table: dict[str, Any], server: ServerSettings, dev: DevSettings, r: _Reader) -> SmtpSettings:
+def _smtp(table: dict[str, Any], server: ServerSettings, dev: DevSettings, r: Reader) -> SmtpSettings:
     s = "smtp"
     host = r.take(table, s, "host", str, "")
     raw_port = r.resolve("smtp.port", table.pop("port", "auto"))
@@ -204,7 +165,7 @@ def _smtp(table: dict[str, Any], server: ServerSettings, dev: DevSettings, r: _R
     return smtp
 
 
-def _form(form_id: str, table: dict[str, Any], connectors: Mapping[str, Any], r: _Reader) -> FormSettings:
+def _form(form_id: str, table: dict[str, Any], connectors: Mapping[str, Any], r: Reader) -> FormSettings:
     s = f"forms.{form_id}"
     language = r.take(table, s, "language", str, "en")
     if language not in LANGUAGES:
@@ -256,7 +217,7 @@ def _form(form_id: str, table: dict[str, Any], connectors: Mapping[str, Any], r:
 WIDGET_CATALOG = REPO_ROOT / "widget" / "i18n" / "en.json"
 
 
-def _widget_strings(form_section: str, raw: object, r: _Reader) -> dict[str, dict[str, str]]:
+def _widget_strings(form_section: str, raw: object, r: Reader) -> dict[str, dict[str, str]]:
     """``[forms.NAME.widget_strings.LANG]``: the widget's wording for this form, key by key."""
     s = f"{form_section}.widget_strings"
     if not isinstance(raw, dict):
@@ -279,7 +240,7 @@ def _widget_strings(form_section: str, raw: object, r: _Reader) -> dict[str, dic
     return result
 
 
-def _hook(form_section: str, raw: object, r: _Reader) -> HookSettings | None:
+def _hook(form_section: str, raw: object, r: Reader) -> HookSettings | None:
     if raw is None:
         return None
     s = f"{form_section}.hook"
@@ -302,7 +263,7 @@ def _hook(form_section: str, raw: object, r: _Reader) -> HookSettings | None:
     return HookSettings(secret=secret, url_token=url_token, **values)
 
 
-def _admin_keys(table: dict[str, Any], r: _Reader) -> tuple[AdminKey, ...]:
+def _admin_keys(table: dict[str, Any], r: Reader) -> tuple[AdminKey, ...]:
     """``[admin.keys.NAME] sha256 = "…", scopes = [...]``: only hashes of keys are configured."""
     keys = []
     entries = table.pop("keys", {})
@@ -330,33 +291,23 @@ def _admin_keys(table: dict[str, Any], r: _Reader) -> tuple[AdminKey, ...]:
     return tuple(keys)
 
 
-def _dataclass_section(cls: type, table: dict[str, Any], section: str, r: _Reader) -> Any:
-    defaults = cls()
-    values = {
-        name: r.take(table, section, name, type(getattr(defaults, name)), getattr(defaults, name))
-        for name in defaults.__dataclass_fields__
-    }
-    r.leftovers(table, section)
-    return cls(**values)
-
-
 def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) -> Settings:
     """Turn a parsed TOML document into Settings, or raise ConfigError listing every problem."""
-    reader = _Reader(env)
+    reader = Reader(env)
     data = {k: v for k, v in raw.items()}
-    server = _server(_table(data, "server", reader), reader)
-    dev = _dataclass_section(DevSettings, _table(data, "dev", reader), "dev", reader)
-    smtp = _smtp(_table(data, "smtp", reader), server, dev, reader)
-    outbox = _dataclass_section(OutboxSettings, _table(data, "outbox", reader), "outbox", reader)
-    limits = _dataclass_section(LimitSettings, _table(data, "limits", reader), "limits", reader)
-    admin_keys = _admin_keys(_table(data, "admin", reader), reader)
+    server = _server(table_of(data, "server", reader), reader)
+    dev = dataclass_section(DevSettings, table_of(data, "dev", reader), "dev", reader)
+    smtp = _smtp(table_of(data, "smtp", reader), server, dev, reader)
+    outbox = dataclass_section(OutboxSettings, table_of(data, "outbox", reader), "outbox", reader)
+    limits = dataclass_section(LimitSettings, table_of(data, "limits", reader), "limits", reader)
+    admin_keys = _admin_keys(table_of(data, "admin", reader), reader)
     connectors: dict[str, dict[str, Any]] = {}
-    for name, table in _table(data, "connectors", reader).items():
+    for name, table in table_of(data, "connectors", reader).items():
         if not isinstance(table, dict):
             reader.problems.append(f"[connectors.{name}] must be a table")
             continue
         connectors[name] = {k: reader.resolve(f"connectors.{name}.{k}", v) for k, v in table.items()}
-    forms_raw = _table(data, "forms", reader)
+    forms_raw = table_of(data, "forms", reader)
     demo_form = not forms_raw
     if demo_form:
         forms_raw = {"newsletter": {"title": "Demo Newsletter", "consent_text": DEMO_CONSENT}}
@@ -368,7 +319,7 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
         forms[form_id] = _form(form_id, dict(table), connectors, reader)
     try:
         verifier = VerifierConfig.from_mapping(
-            _table(data, "dns", reader), _table(data, "verification", reader)
+            table_of(data, "dns", reader), table_of(data, "verification", reader)
         )
     except ConfigError as exc:
         reader.problems.extend(exc.problems)
