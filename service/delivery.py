@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from service import jobs
 from service.alerts import alert_email
-from service.connectors.base import Connector, Contact
+from service.connectors.base import Connector
 from service.connectors.status import HealthBook, describe
-from service.connectors.sync import ListSync, list_contact
+from service.connectors.sync import ListSync
 from service.errors import DeliveryError
 from service.mail import Mailer
 from service.mail.compose import confirmation_email, welcome_email
@@ -115,9 +115,6 @@ class Delivery:
             message_id=str(job.payload["message_id"]),
         )
         return await self.mailer.send(message)
-
-    async def contact_for_list(self, contact: ContactRow) -> Contact:
-        return list_contact(contact, await self.store.events(contact.id))
 
     async def _alert(self, job: Job) -> str:
         owner = self.settings.server.owner_email

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime
 from typing import TextIO
 
+from service.ledger import iso, latest
 from service.store import Store
 
 COLUMNS = [
@@ -28,7 +28,7 @@ COLUMNS = [
 
 
 def _iso(stamp: float | None) -> str:
-    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds") if stamp is not None else ""
+    return iso(stamp) or ""
 
 
 def _cell(value: str | None) -> str:
@@ -45,8 +45,7 @@ async def write_csv(store: Store, out: TextIO, form_id: str | None = None, statu
         if status and contact.status != status:
             continue
         events = await store.events(contact.id)
-        signup = next((e for e in reversed(events) if e.event == "signup"), None)
-        confirmation = next((e for e in reversed(events) if e.event == "confirmation"), None)
+        signup, confirmation = latest(events, "signup"), latest(events, "confirmation")
         writer.writerow(
             [
                 _cell(contact.email),

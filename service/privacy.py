@@ -8,16 +8,12 @@ erasure cannot re-add the address to a list.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
+from service.ledger import iso
 from service.limits import address_hash
 from service.store import Store
 from service.verification.syntax import normalize
-
-
-def _iso(stamp: float | None) -> str | None:
-    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds") if stamp is not None else None
 
 
 def canonical(email: str) -> str:
@@ -30,7 +26,7 @@ async def export_contact(store: Store, secret: str, email: str) -> dict[str, Any
     erased = await store.read(lambda tx: tx.erased_at(address_hash(secret, address)))
     if not contacts and erased is None:
         return None
-    document: dict[str, Any] = {"email": address, "erased_at": _iso(erased), "contacts": []}
+    document: dict[str, Any] = {"email": address, "erased_at": iso(erased), "contacts": []}
     for contact in contacts:
         events = await store.events(contact.id)
         tokens = await store.confirmation_tokens(contact.id)
@@ -42,13 +38,13 @@ async def export_contact(store: Store, secret: str, email: str) -> dict[str, Any
                 "first_name": contact.first_name,
                 "last_name": contact.last_name,
                 "language": contact.language,
-                "created_at": _iso(contact.created_at),
-                "confirmed_at": _iso(contact.confirmed_at),
-                "unsubscribed_at": _iso(contact.unsubscribed_at),
+                "created_at": iso(contact.created_at),
+                "confirmed_at": iso(contact.confirmed_at),
+                "unsubscribed_at": iso(contact.unsubscribed_at),
                 "consent_ledger": [
                     {
                         "event": e.event,
-                        "at": _iso(e.at),
+                        "at": iso(e.at),
                         "ip": e.ip,
                         "user_agent": e.user_agent,
                         "page_url": e.page_url,
@@ -59,7 +55,7 @@ async def export_contact(store: Store, secret: str, email: str) -> dict[str, Any
                 ],
                 "link_activity": [
                     {
-                        "at": _iso(at),
+                        "at": iso(at),
                         "method": method,
                         "outcome": outcome,
                         "ip": ip,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -96,6 +98,14 @@ class FormSettings:
     antibot: AntiBotPolicy = field(default_factory=AntiBotPolicy)
     widget_strings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # language -> key -> text
     dns_offline: bool = False  # the development demo form on a machine without public DNS
+
+    @cached_property
+    def ledger_tag(self) -> str:
+        """What the visitor was shown, for the consent ledger: a version that changes with the
+        title, language or consent text, and the consent text's SHA-256. Computed once per form."""
+        shown = "\n".join((self.title, self.language, self.consent_text))
+        version = hashlib.sha256(shown.encode()).hexdigest()[:12]
+        return f"version={version} consent_sha256={hashlib.sha256(self.consent_text.encode()).hexdigest()}"
 
 
 @dataclass(frozen=True)

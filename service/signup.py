@@ -7,7 +7,6 @@ is the same whether the address is new, pending or already confirmed.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -52,12 +51,6 @@ def recorded_ip(ip: str | None, truncate: bool) -> str | None:
     if not ip or not truncate:
         return ip
     return network_of(ip) or ip
-
-
-def form_version(form: FormSettings) -> str:
-    """Identifies what the visitor was shown: changes when the title, language or consent text do."""
-    shown = "\n".join((form.title, form.language, form.consent_text))
-    return hashlib.sha256(shown.encode()).hexdigest()[:12]
 
 
 def pick_language(requested: object, form: FormSettings) -> str:
@@ -121,8 +114,7 @@ class SignupService:
             user_agent=(request.user_agent or "")[:MAX_USER_AGENT_LENGTH] or None,
             page_url=(request.page_url or "")[:MAX_URL_LENGTH] or None,
             consent_text=form.consent_text or None,
-            detail=f"form={form.id} version={form_version(form)} via={request.source}"
-            f" consent_sha256={hashlib.sha256(form.consent_text.encode()).hexdigest()}",
+            detail=f"form={form.id} via={request.source} {form.ledger_tag}",
         )
         limits = self.settings.limits
         recipient = address_hash(self.settings.server.secret_key, email)

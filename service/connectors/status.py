@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from service import jobs
+from service.ledger import iso
 from service.mail.compose import new_message_id
 from service.store import Store, Transaction
 from service.store.records import ConnectorHealth
@@ -52,10 +52,6 @@ class CallOutcome:
     throttled: bool = False  # every failure was a rate limit: a pause, not an outage
     dead: int = 0  # jobs this call dead-lettered
     pause_until: float | None = None
-
-
-def _iso(stamp: float | None) -> str | None:
-    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds") if stamp else None
 
 
 class HealthBook:
@@ -98,7 +94,7 @@ class HealthBook:
         if o.dead:
             reason = f"{o.dead} contact(s) could not be added and were set aside (dead letters)"
         elif state_of(h, now) == "down":
-            reason = f"down: {h.consecutive_failures} failed calls in a row since {_iso(h.failing_since)}"
+            reason = f"down: {h.consecutive_failures} failed calls in a row since {iso(h.failing_since)}"
         if reason and (h.last_alert_at is None or now - h.last_alert_at >= jobs.ALERT_PERIOD):
             h.last_alert_at = now
             if self.owner_email:
@@ -114,14 +110,14 @@ def describe(health: ConnectorHealth, now: float) -> dict[str, Any]:
     paused = health.paused_until if health.paused_until and health.paused_until > now else None
     return {
         "state": state_of(health, now),
-        "last_success_at": _iso(health.last_success_at),
+        "last_success_at": iso(health.last_success_at),
         "last_success": health.last_success,
-        "last_failure_at": _iso(health.last_failure_at),
+        "last_failure_at": iso(health.last_failure_at),
         "last_failure": health.last_failure,
         "consecutive_failures": health.consecutive_failures,
         "dead_letters": health.dead_letters,
-        "paused_until": _iso(paused),
-        "last_alert_at": _iso(health.last_alert_at),
+        "paused_until": iso(paused),
+        "last_alert_at": iso(health.last_alert_at),
     }
 
 

@@ -17,6 +17,7 @@ from service import jobs
 from service.connectors.base import BatchConnector, Connector, Consent, Contact, SyncResult
 from service.connectors.status import CallOutcome, HealthBook
 from service.errors import DeliveryError
+from service.ledger import latest, moment
 from service.outbox import BatchGroup, Deferred, Outcome, gives_up
 from service.settings import OutboxSettings
 from service.store import ConsentEvent, ContactRow, Job, Store
@@ -24,14 +25,9 @@ from service.store import ConsentEvent, ContactRow, Job, Store
 log = logging.getLogger("optin.connectors")
 
 
-def _when(stamp: float | None) -> datetime | None:
-    return datetime.fromtimestamp(stamp, UTC) if stamp is not None else None
-
-
 def list_contact(contact: ContactRow, events: Sequence[ConsentEvent]) -> Contact:
     """A contact as a list sees it, with the proof of consent from its ledger."""
-    signup = next((e for e in reversed(events) if e.event == "signup"), None)
-    confirmation = next((e for e in reversed(events) if e.event == "confirmation"), None)
+    signup, confirmation = latest(events, "signup"), latest(events, "confirmation")
     consent = None
     if signup is not None:
         consent = Consent(
@@ -40,7 +36,7 @@ def list_contact(contact: ContactRow, events: Sequence[ConsentEvent]) -> Contact
             user_agent=signup.user_agent,
             page_url=signup.page_url,
             consent_text=signup.consent_text,
-            confirmed_at=_when(confirmation.at if confirmation else None),
+            confirmed_at=moment(confirmation.at if confirmation else None),
             confirmed_ip=confirmation.ip if confirmation else None,
         )
     return Contact(
