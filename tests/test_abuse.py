@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from service.limits import MinuteCounter
 from service.settings import LimitSettings, Settings
-from tests.support.app_server import client, confirm, link_in, relay_settings, serve, wait_for
+from tests.support.app_server import client, confirm, link_in, relay_settings, serve, sign_up, wait_for
 from tests.support.relay import Relay
 from tests.test_privacy import admin_settings, export_of
 
@@ -147,9 +147,7 @@ async def test_scanners_cannot_confirm_but_a_person_can(
     )
     async with serve(configure) as (url, _):
         async with client(url) as http:
-            await http.post(POST, json={"email": "sam@example.org", "consent": True})
-            await wait_for(lambda: starttls_relay.messages, what="the confirmation")
-            link = link_in(starttls_relay.messages[0], "confirm")
+            link = await sign_up(http, starttls_relay, "sam@example.org")
             scanner = {"User-Agent": "Mimecast URL scanner"}
             assert (await http.head(link, headers=scanner)).status_code == 200
             page = await http.get(link, headers=scanner)

@@ -132,3 +132,31 @@ async def test_outbox_and_export(
     assert code == 1 and "dropped: 0" in out  # a delivered job cannot be dropped
     code, out = await optin("--config", config, "outbox", "retry", "999", env={})
     assert code == 1 and "queued again: 0" in out
+
+
+async def test_dead_letters_go_out_once_the_cause_is_fixed(
+    server_context: ssl.SSLContext, ca_file: str, db_url: str, nameserver: str, tmp_path: Path
+) -> None:
+    """What a site owner does after a relay refused mail: fix the relay, retry the dead jobs."""
+    relay = Relay(rcpt_reply="550 5.7.1 sender not allowed")
+    config = config_file(tmp_path, f'[server]\nsecret_key = "{SECRET}"\ndatabase = "{db_url}"\n')
+    async with run_relay(relay, mode="starttls", server_context=server_context):
+        async with serve(relay_settings(db_url, nameserver, relay, ca_file)) as (url, _):
+            async with client(url) as http:
+                await http.post(
+                    "/v1/forms/newsletter/subscribe", json={"email": "rae@example.org", "consent": True}
+                )
+
+                async def dead() -> bool:
+                    return bool((await http.get("/healthz")).json()["outbox"]["dead"] == 1)
+
+                await wait_for(dead, what="the refused confirmation to be dead-lettered")
+                code, out = await optin("--config", config, "outbox", "--state", "dead", env={})
+                assert code == 0 and "550 5.7.1 sender not allowed" in out
+
+                relay.rcpt_reply = None  # the owner fixes the relay's sender rules
+                code, out = await optin("--config", config, "outbox", "retry", "--all-dead", env={})
+                assert code == 0 and "queued again: 1 job(s)" in out
+                await wait_for(lambda: relay.to("rae@example.org"), what="the retried confirmation")
+                assert (await http.get("/healthz")).json()["outbox"]["dead"] == 0
+    assert len(relay.messages) == 1

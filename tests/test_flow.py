@@ -73,10 +73,17 @@ async def test_signup_confirm_list_unsubscribe(
                 again = await confirm(http, link)
                 assert again.status_code == 200 and "Déjà confirmée" in again.text
 
+                # The link in the email shows a page with a button; opening it changes nothing.
+                page = await http.get(unsubscribe)
+                assert page.status_code == 200 and "Se désinscrire" in page.text
+                assert len(hook.events) == 1
+
                 # RFC 8058 one-click, as a mailbox provider sends it.
                 one_click = await http.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
                 assert one_click.status_code == 200
                 await wait_for(lambda: len(hook.events) == 2, what="the unsubscribe event")
+                again = await http.get(unsubscribe)
+                assert "Vous êtes désinscrit" in again.text
                 assert hook.events[1]["type"] == "contact.unsubscribed"
                 assert hook.bad_signatures == 0
                 assert len(set(hook.ids)) == 2

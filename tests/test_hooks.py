@@ -8,8 +8,7 @@ from collections.abc import Callable
 
 from service.hooks import sign
 from service.settings import Settings
-from service.store import ConsentEvent, ContactRow, open_store
-from tests.support.app_server import client, relay_settings, serve, text_of, wait_for
+from tests.support.app_server import client, relay_settings, serve, stored, text_of, wait_for
 from tests.support.relay import Relay
 
 SECRET = "cf7-hook-secret-0123456789"
@@ -26,14 +25,6 @@ def with_hook(db_url: str, nameserver: str, relay: Relay, ca_file: str) -> Calla
         "url_token": URL_TOKEN,
     }
     return relay_settings(db_url, nameserver, relay, ca_file, hook=hook)
-
-
-async def store_contacts(db_url: str) -> list[tuple[ContactRow, list[ConsentEvent]]]:
-    store = await open_store(db_url)
-    try:
-        return [(c, await store.events(c.id)) for c in await store.contacts()]
-    finally:
-        await store.close()
 
 
 def envelope(
@@ -66,7 +57,7 @@ async def test_signed_submission_is_accepted_once(
             assert len(starttls_relay.messages) == 1
             assert text_of(starttls_relay.messages[0]).startswith("Hello Zoé,")
 
-            contact = (await store_contacts(db_url))[0]
+            contact = (await stored(db_url))[0]
             assert contact[0].first_name == "Zoé"
             signup = contact[1][0]
             assert (signup.ip, signup.user_agent, signup.page_url) == (

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from service.store import open_store
-from tests.support.app_server import client, confirm, link_in, relay_settings, serve, wait_for
+from tests.support.app_server import (
+    client,
+    confirm,
+    link_in,
+    relay_settings,
+    serve,
+    sign_up,
+    stored,
+    wait_for,
+)
 from tests.support.relay import Relay
 
 
@@ -14,11 +22,7 @@ async def test_tampered_and_truncated_links_are_refused(
 ) -> None:
     async with serve(relay_settings(db_url, nameserver, starttls_relay, ca_file)) as (url, _):
         async with client(url) as http:
-            await http.post(
-                "/v1/forms/newsletter/subscribe", json={"email": "kim@example.org", "consent": True}
-            )
-            await wait_for(lambda: starttls_relay.messages, what="the confirmation")
-            link = link_in(starttls_relay.messages[0], "confirm")
+            link = await sign_up(http, starttls_relay, "kim@example.org")
             token = link.rsplit("/", 1)[1]
             forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
             for bad in (f"{url}/confirm/{forged}", link[:-10], f"{url}/confirm/1"):
@@ -27,11 +31,7 @@ async def test_tampered_and_truncated_links_are_refused(
                 assert answer.status_code == 404 and "doesn" in answer.text
             # An unsubscribe token is not a confirmation token, even though both are ours.
             assert (await http.post(link.replace("/confirm/", "/unsubscribe/"))).status_code == 404
-    store = await open_store(db_url)
-    try:
-        assert [c.status for c in await store.contacts()] == ["pending"]
-    finally:
-        await store.close()
+    assert [c.status for c, _ in await stored(db_url)] == ["pending"]
 
 
 async def test_scanners_fetching_a_link_confirm_nothing(
@@ -39,21 +39,13 @@ async def test_scanners_fetching_a_link_confirm_nothing(
 ) -> None:
     async with serve(relay_settings(db_url, nameserver, starttls_relay, ca_file)) as (url, _):
         async with client(url) as http:
-            await http.post(
-                "/v1/forms/newsletter/subscribe", json={"email": "lou@example.org", "consent": True}
-            )
-            await wait_for(lambda: starttls_relay.messages, what="the confirmation")
-            link = link_in(starttls_relay.messages[0], "confirm")
+            link = await sign_up(http, starttls_relay, "lou@example.org")
             for _ in range(3):
                 assert (await http.get(link, headers={"User-Agent": "SafeLinks scanner"})).status_code == 200
                 assert (await http.head(link)).status_code == 200
-    store = await open_store(db_url)
-    try:
-        contact = (await store.contacts())[0]
-        assert contact.status == "pending" and contact.confirmed_at is None
-        assert "confirmation" not in [e.event for e in await store.events(contact.id)]
-    finally:
-        await store.close()
+    ((contact, events),) = await stored(db_url)
+    assert contact.status == "pending" and contact.confirmed_at is None
+    assert "confirmation" not in [e.event for e in events]
 
 
 async def test_expired_link_offers_one_fresh_email(
@@ -69,11 +61,7 @@ async def test_expired_link_offers_one_fresh_email(
 
     async with serve(short_lived) as (url, _):
         async with client(url) as http:
-            await http.post(
-                "/v1/forms/newsletter/subscribe", json={"email": "max@example.org", "consent": True}
-            )
-            await wait_for(lambda: starttls_relay.messages, what="the confirmation")
-            old = link_in(starttls_relay.messages[0], "confirm")
+            old = await sign_up(http, starttls_relay, "max@example.org")
             await asyncio.sleep(2.2)
             page = await http.get(old)
             assert page.status_code == 410 and 'action="/confirm/resend"' in page.text
@@ -108,10 +96,6 @@ async def test_a_used_link_is_harmless(
             for link in (first, second):
                 again = await confirm(http, link)
                 assert again.status_code == 200 and "Already confirmed" in again.text
-    store = await open_store(db_url)
-    try:
-        contact = (await store.contacts())[0]
-        events = [e.event for e in await store.events(contact.id) if e.event != "confirmation_email_sent"]
-        assert events == ["signup", "signup", "confirmation"]
-    finally:
-        await store.close()
+    ((_, ledger),) = await stored(db_url)
+    events = [e.event for e in ledger if e.event != "confirmation_email_sent"]
+    assert events == ["signup", "signup", "confirmation"]

@@ -14,7 +14,16 @@ from service.admin import new_key
 from service.retention import purge
 from service.settings import AdminKey, Settings
 from service.store import open_store
-from tests.support.app_server import HOOK_SECRET, client, confirm, link_in, relay_settings, serve, wait_for
+from tests.support.app_server import (
+    HOOK_SECRET,
+    client,
+    confirm,
+    link_in,
+    relay_settings,
+    serve,
+    sign_up,
+    wait_for,
+)
 from tests.support.relay import Relay
 from tests.support.webhook_receiver import Receiver, run_receiver
 
@@ -93,9 +102,7 @@ async def test_erasure_wins_over_a_job_queued_before_it(
         configure, key = admin_settings(relay_settings(db_url, nameserver, starttls_relay, ca_file, hook.url))
         async with serve(configure) as (url, _):
             async with client(url) as http:
-                await http.post(POST, json={"email": "eve@example.org", "consent": True})
-                await wait_for(lambda: starttls_relay.messages, what="the confirmation")
-                await confirm(http, link_in(starttls_relay.messages[0], "confirm"))
+                await confirm(http, await sign_up(http, starttls_relay, "eve@example.org"))
                 await wait_for(lambda: not receiver.replies, what="the list to refuse three times")
                 answer = await http.delete(
                     "/v1/contacts/eve@example.org", headers={"Authorization": f"Bearer {key}"}

@@ -15,6 +15,7 @@ import uvicorn
 
 from service.app import create_app
 from service.settings import Settings, build_settings
+from service.store import ConsentEvent, ContactRow, open_store
 from tests.support.relay import PASSWORD, USER, Relay
 
 SECRET = "test-secret-key-0123456789abcdef"
@@ -176,3 +177,20 @@ async def confirm(http: httpx.AsyncClient, link: str) -> httpx.Response:
     page = await http.get(link)
     found = re.search(r'name="nonce" value="([^"]+)"', page.text)
     return await http.post(link, data={"nonce": found.group(1) if found else ""})
+
+
+async def sign_up(http: httpx.AsyncClient, relay: Relay, email: str) -> str:
+    """A visitor signs up on the newsletter form; returns the link in the email they get."""
+    answer = await http.post("/v1/forms/newsletter/subscribe", json={"email": email, "consent": True})
+    assert answer.status_code == 202, answer.text
+    mail = await wait_for(lambda: relay.to(email), what=f"the confirmation to {email}")
+    return link_in(mail[-1], "confirm")
+
+
+async def stored(database: str) -> list[tuple[ContactRow, list[ConsentEvent]]]:
+    """Every contact in the service's database, with its consent ledger."""
+    store = await open_store(database)
+    try:
+        return [(c, await store.events(c.id)) for c in await store.contacts()]
+    finally:
+        await store.close()
