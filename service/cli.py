@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
-from service.errors import ConfigError, MailError
+from service.errors import ConfigError, MailError, StoreError
 from service.logs import configure_logging
 from service.settings import Settings, load_settings
 from service.verification.cli import add_parser as add_verify
@@ -28,6 +28,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     host = args.host or settings.server.host
     port = args.port or settings.server.port
+    asyncio.run(_check_database(settings))
     configure_logging()
     print(f"optin ({settings.server.environment}) on http://{host}:{port} — settings: {settings.source}")
     if settings.uses_dev_mail_catcher:
@@ -36,6 +37,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         create_app(settings), host=host, port=port, log_level="info", server_header=False, log_config=None
     )
     return 0
+
+
+async def _check_database(settings: Settings) -> None:
+    """Refuse to start, in words, on a database we cannot use (migrating it when allowed)."""
+    from service.store import open_store
+
+    store = await open_store(settings.server.database)
+    await store.close()
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -253,8 +262,10 @@ def parser() -> argparse.ArgumentParser:
 
     add_verify(sub)
     from service.connectors.cli import add_parser as add_connectors
+    from service.store.cli import add_parser as add_store
 
     add_connectors(sub)
+    add_store(sub)
     return top
 
 
@@ -266,6 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("The configuration cannot be used:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"The database cannot be used: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
