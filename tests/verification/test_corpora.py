@@ -15,7 +15,7 @@ import pytest
 
 from service.verification import check_syntax
 
-CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
+CORPORA = Path(__file__).resolve().parents[1] / "data" / "corpora"  # sources: its README.md
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "verification.md"
 
 ISEMAIL_ACCEPTED = {"ISEMAIL_VALID_CATEGORY", "ISEMAIL_DNSWARN", "ISEMAIL_RFC5321"}
