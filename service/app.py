@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Literal
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -33,7 +34,7 @@ from service.signup import SignupService
 from service.store import Store, open_store
 from service.tokens import Tokens
 from service.verification import Verifier
-from service.web import admin, api, dev, hooks, pages
+from service.web import admin, api, dev, hooks, pages, probes
 from service.web.cors import FormCors
 from service.web.openapi import openapi_json
 from service.web.pages import PAGE_HEADERS
@@ -41,6 +42,11 @@ from service.web.security import SecurityHeaders
 
 log = logging.getLogger("optin")
 PAGE_CSS = REPO_ROOT / "templates" / "pages" / "page.css"
+# web: answers visitors, runs no job; worker: runs the outbox and housekeeping, answers only
+# probes; all: both, in one process (the default, and what SQLite deployments run).
+Role = Literal["web", "worker", "all"]
+ROLES: tuple[Role, ...] = ("web", "worker", "all")
+JOB_GRACE_SECONDS = 10.0  # on SIGTERM, how long running jobs may finish before they are handed back
 
 
 def build_connectors(settings: Settings) -> dict[str, Connector]:
@@ -80,8 +86,14 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "something went wrong on our side; nothing was lost, please retry"}, 500)
 
 
-def routes(settings: Settings) -> list[Route]:
+PROBES = [Route("/livez", probes.livez), Route("/readyz", probes.readyz)]
+
+
+def routes(settings: Settings, role: Role = "all") -> list[Route]:
+    if role == "worker":
+        return list(PROBES)
     table = [
+        *PROBES,
         Route("/", dev.demo),
         Route("/widget.js", antibot_http.widget_script),
         Route("/widget/{version}/{name:path}", antibot_http.widget_asset),
@@ -108,7 +120,7 @@ def routes(settings: Settings) -> list[Route]:
     return table
 
 
-def create_app(configured: Settings) -> Starlette:
+def create_app(configured: Settings, role: Role = "all") -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         verifier = Verifier(configured.verifier)
@@ -148,13 +160,21 @@ def create_app(configured: Settings) -> Starlette:
             catcher=catcher,
             verify_limit=MinuteCounter(settings.limits.verify_per_ip_minute),
         )
-        worker.start()
-        purger = asyncio.create_task(purge_every(store, settings))
+        app.state.store = store
+        purger: asyncio.Task[None] | None = None
+        if role != "web":
+            worker.start()
+            store.listen_for_jobs(worker.wake)
+            purger = asyncio.create_task(purge_every(store, settings))
+        log.info(
+            "optin %s process ready (%s)", role, "jobs run here" if role != "web" else "no jobs run here"
+        )
         try:
             yield
         finally:
-            purger.cancel()
-            await worker.stop()
+            if purger is not None:
+                purger.cancel()
+            await worker.stop(JOB_GRACE_SECONDS)
             await mailer.aclose()
             for connector in connectors.values():
                 await connector.aclose()
@@ -164,8 +184,8 @@ def create_app(configured: Settings) -> Starlette:
             await store.close()
 
     settings = configured
-    return Starlette(
-        routes=routes(settings),
+    app = Starlette(
+        routes=routes(settings, role),
         middleware=[
             Middleware(SecurityHeaders, https=settings.server.public_url.startswith("https://")),
             Middleware(FormCors, settings=settings),
@@ -173,3 +193,5 @@ def create_app(configured: Settings) -> Starlette:
         exception_handlers={HTTPException: not_found, Exception: server_error},
         lifespan=lifespan,
     )
+    app.state.role = role
+    return app

@@ -20,6 +20,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
 
 
+REQUEST_GRACE_SECONDS = 15
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -30,11 +33,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or settings.server.port
     asyncio.run(_check_database(settings))
     configure_logging()
-    print(f"optin ({settings.server.environment}) on http://{host}:{port} — settings: {settings.source}")
+    print(
+        f"optin ({settings.server.environment}, role {args.role}) on http://{host}:{port}"
+        f" — settings: {settings.source}"
+    )
     if settings.uses_dev_mail_catcher:
         print(f"No SMTP relay configured: mail is caught and shown at {settings.server.public_url}/dev/mail")
     uvicorn.run(
-        create_app(settings), host=host, port=port, log_level="info", server_header=False, log_config=None
+        create_app(settings, args.role),
+        host=host,
+        port=port,
+        log_level="info",
+        server_header=False,
+        log_config=None,
+        # SIGTERM: stop accepting, let requests in flight finish, then the lifespan hands unfinished
+        # jobs back; an orchestrator's grace period of 30 s covers both.
+        timeout_graceful_shutdown=REQUEST_GRACE_SECONDS,
     )
     return 0
 
@@ -221,8 +235,14 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the service")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("--host", help="address to listen on (default: server.host)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: server.port)")
+    serve.add_argument(
+        "--role",
+        choices=("web", "worker", "all"),
+        default="all",
+        help="web answers visitors; worker runs queued jobs and answers only probes; all does both",
+    )
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("check-config", help="explain what is wrong with the settings").set_defaults(

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from service.store import migrate
 from service.store.dialect import Dialect
 from service.store.records import ConnectorHealth, ConsentEvent, ContactRow, Job, JobState
 from service.store.transaction import (
@@ -50,6 +51,36 @@ class BaseStore(ABC):
 
     @abstractmethod
     async def schema_version(self) -> int: ...
+
+    async def check_ready(self) -> str | None:
+        """None when the database takes a write and its schema is the one we run on; else why not."""
+        now = time.time()
+
+        def probe(tx: Transaction) -> int:
+            tx.execute(
+                "INSERT INTO kv (key, value) VALUES ('readyz', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(now),),
+            )
+            return tx.schema_version()
+
+        found, expected = await self.write(probe), migrate.latest(self.dialect.name)
+        if found != expected:
+            return f"the database schema is at version {found}, this optin runs on version {expected}"
+        return None
+
+    @abstractmethod
+    def listen_for_jobs(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` when another instance queues a job (instances that share a database)."""
+
+    async def release_jobs(self, job_ids: Iterable[int]) -> None:
+        """Give back the leases of jobs this instance stops running (a drain): others take them now."""
+        ids = list(job_ids)
+        if ids:
+            await self._write(
+                f"UPDATE outbox SET locked_until = NULL WHERE state = 'pending' AND id IN ({', '.join('?' * len(ids))})",
+                ids,
+            )
 
     async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
         values = tuple(params)

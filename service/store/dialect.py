@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import psycopg
 
 Name = Literal["sqlite", "postgresql"]
+JOBS_CHANNEL = "optin_jobs"
 
 
 class Cursor(Protocol):
@@ -54,6 +55,7 @@ class Dialect:
     skip_locked: str  # after a claim's inner SELECT: rows another instance holds are skipped
     lock: str  # takes a lock named by a text key until the transaction ends ("" when writes are serial)
     retry_on: tuple[type[Exception], ...]  # an operation failing with these is run again in its savepoint
+    notify: str = ""  # tells other instances' workers that a job was queued (sent at COMMIT)
 
 
 SQLITE = Dialect(name="sqlite", begin="BEGIN IMMEDIATE", skip_locked="", lock="", retry_on=())
@@ -74,6 +76,7 @@ def postgresql_dialect() -> Dialect:
             psycopg.errors.DeadlockDetected,
             psycopg.errors.SerializationFailure,
         ),
+        notify=f"NOTIFY {JOBS_CHANNEL}",
     )
 
 

@@ -11,6 +11,8 @@ health, the remembered SMTP port.
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -19,12 +21,13 @@ from service.errors import StoreError
 from service.store import migrate
 from service.store.base import BaseStore
 from service.store.batch import GroupCommit, Operation, Outcome, run_batch
-from service.store.dialect import Dialect, PgConnection, describe, postgresql_dialect
+from service.store.dialect import JOBS_CHANNEL, Dialect, PgConnection, describe, postgresql_dialect
 from service.store.transaction import Transaction
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
+log = logging.getLogger("optin.store")
 T = TypeVar("T")
 POOL_SIZE = 8
 INFLIGHT = 2
@@ -45,6 +48,8 @@ class PostgresStore(BaseStore):
         self._pool = pool
         self._executor = executor
         self._commits = GroupCommit(executor, self._run_batch, inflight=INFLIGHT)
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
 
     @classmethod
     async def open(cls, url: str, auto_migrate: bool = False, pool_size: int = POOL_SIZE) -> PostgresStore:
@@ -87,7 +92,16 @@ class PostgresStore(BaseStore):
     async def schema_version(self) -> int:
         return await self._call_with_connection(migrate.current_version)
 
+    def listen_for_jobs(self, wake: Callable[[], None]) -> None:
+        """LISTEN on its own connection and thread: a web instance's signup wakes a worker at once."""
+        loop = asyncio.get_running_loop()
+        self._listener = threading.Thread(
+            target=_listen, args=(self.url, self._stop, lambda: loop.call_soon_threadsafe(wake)), daemon=True
+        )
+        self._listener.start()
+
     async def close(self) -> None:
+        self._stop.set()
         await self._commits.drain()
         await asyncio.get_running_loop().run_in_executor(self._executor, self._pool.close)
         self._executor.shutdown(wait=True)
@@ -113,3 +127,23 @@ def _open_pool(url: str, size: int) -> tuple[ConnectionPool[Any], Dialect]:
     )
     pool.open(wait=True, timeout=CONNECT_TIMEOUT)
     return pool, postgresql_dialect()
+
+
+def _listen(url: str, stop: threading.Event, wake: Callable[[], None]) -> None:
+    """Wake the worker on each NOTIFY; reconnect after a lost connection (polling covers the gap)."""
+    import psycopg
+
+    while not stop.is_set():
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)) as conn:
+                conn.execute(f"LISTEN {JOBS_CHANNEL}")
+                while not stop.is_set():
+                    for _ in conn.notifies(timeout=1.0, stop_after=1):
+                        wake()
+        except Exception as exc:
+            if stop.is_set():
+                return
+            log.warning(
+                "lost the job notifications from %s (%s); polling until they are back", describe(url), exc
+            )
+            stop.wait(2.0)

@@ -72,5 +72,9 @@ class SqliteStore(BaseStore):
     async def _fetch(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         return await self._call(self._fetch_sync, sql, tuple(params))
 
+    def listen_for_jobs(self, wake: Callable[[], None]) -> None:
+        """Nothing to listen to: the process that queues a job wakes its own worker, and the
+        worker's poll finds what another process (``optin outbox retry``) queued."""
+
     async def schema_version(self) -> int:
         return await self._call(migrate.current_version, self._conn)

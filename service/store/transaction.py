@@ -15,6 +15,7 @@ from dataclasses import astuple
 from typing import Any
 
 from service.store.dialect import Connection, Cursor
+from service.store.migrate import current_version
 from service.store.records import (
     ConnectorHealth,
     ConsentEvent,
@@ -61,6 +62,9 @@ class Transaction:
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Cursor:
         return self._db.execute(sql, params)
+
+    def schema_version(self) -> int:
+        return current_version(self._db)
 
     def lock(self, *keys: str) -> None:
         """Hold ``keys`` until the transaction ends; always take them in the same order."""
@@ -261,6 +265,8 @@ class Transaction:
                 str(connector) if isinstance(connector, str) else None,
             ),
         )
+        if cur.rowcount == 1 and self._db.dialect.notify:
+            self._db.execute(self._db.dialect.notify)  # sent on COMMIT; repeats in one batch fold into one
         return cur.rowcount == 1
 
     # --- connector health (read-modify-write inside one operation, so instances agree) -----
