@@ -290,6 +290,9 @@ def test_try_certificate_is_one_optin_trusts_for_mailpit_only(tmp_path: Path) ->
     assert guard == "test -s /data/mailpit.crt"  # made once: Mailpit and optin keep agreeing
     argv = [arg.replace("/data/", f"{tmp_path}/") for arg in shlex.split(generate)]
     assert argv[0] == "openssl"
+    # It runs in optin's image (entrypoint overridden), whose build checks openssl is there.
+    assert compose()["services"]["try-certs"]["image"] == compose()["services"]["web"]["image"]
+    assert "openssl version" in (DEPLOY / "Dockerfile").read_text()
     result = subprocess.run([openssl, *argv[1:]], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     cert, key = tmp_path / "mailpit.crt", tmp_path / "mailpit.key"
