@@ -82,7 +82,6 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 def routes(settings: Settings) -> list[Route]:
     table = [
-        Route("/", dev.demo),
         Route("/widget.js", antibot_http.widget_script),
         Route("/widget/{version}/{name:path}", antibot_http.widget_asset),
         Route("/v1/forms/{form_id}/challenge", antibot_http.challenge),
@@ -104,7 +103,11 @@ def routes(settings: Settings) -> list[Route]:
         Route("/unsubscribe/{token}", pages.unsubscribe_submit, methods=["POST"]),
     ]
     if settings.server.development:
-        table += [Route("/dev/mail", dev.mail_list), Route("/dev/mail/{mail_id:int}", dev.mail_detail)]
+        table += [
+            Route("/", dev.demo),
+            Route("/dev/mail", dev.mail_list),
+            Route("/dev/mail/{mail_id:int}", dev.mail_detail),
+        ]
     return table
 
 

@@ -84,6 +84,7 @@ async def test_production_has_no_mail_viewer_and_needs_a_relay_and_secret(db_url
                 "secret_key": "x" * 32,
             },
             "smtp": {"host": "127.0.0.1", "port": 2525, "sender": "News <news@example.com>"},
+            "forms": {"newsletter": {"title": "News", "consent_text": "Yes, email me."}},
         }
         return build_settings(raw, {}, "test")
 
@@ -91,6 +92,8 @@ async def test_production_has_no_mail_viewer_and_needs_a_relay_and_secret(db_url
         assert not settings.uses_dev_mail_catcher
         async with client(url) as http:
             assert (await http.get("/dev/mail")).status_code == 404
+            assert (await http.get("/")).status_code == 404  # the demo page is for development only
+            assert (await http.get("/widget.js")).status_code == 200
 
 
 async def test_without_public_dns_the_demo_form_still_works(db_url: str) -> None:

@@ -61,7 +61,7 @@ def test_every_problem_is_reported_in_words() -> None:
         "forms.news.language must be one of en, fr, es, de",
         "forms.news.connector names 'ghost', but there is no [connectors.ghost]",
         "'www.example.com' is not an origin like https://www.example.com",
-        "outbox.concurrency must be a int",
+        "outbox.concurrency must be a whole number, not 'many'",
         "nameserver 'not-an-ip'",
         "forms.news.widget_strings.fr.sbumit is not a widget text",
     ):
