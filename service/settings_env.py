@@ -33,11 +33,13 @@ class Layered:
 
 
 def _record_file(data: Mapping[str, Any], label: str, prefix: str, origins: dict[str, str]) -> None:
+    """Record every value of the file, leaf by leaf (a table's origin is that of its values)."""
     for key, value in data.items():
         path = f"{prefix}{key}"
-        origins[path] = label
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and value:
             _record_file(value, label, f"{path}.", origins)
+        else:
+            origins[path] = label
 
 
 def _key_in(table: Mapping[str, Any], segment: str) -> str:

@@ -104,6 +104,22 @@ def closest(word: str, known: Iterable[str]) -> str | None:
     return found[0] if found else None
 
 
+def origin_of(origins: Mapping[str, str], path: str) -> str:
+    """Where the value at ``path`` was written: its own entry, else the entries inside it (a
+    table written key by key), else the value holding it (a table given whole, as JSON)."""
+    if path in origins:
+        return origins[path]
+    inside = sorted({o for p, o in origins.items() if p.startswith(path + ".")})
+    if inside:
+        return " and ".join(inside)
+    probe = path.rpartition(".")[0]
+    while probe:
+        if probe in origins:
+            return origins[probe]
+        probe = probe.rpartition(".")[0]
+    return DEFAULT
+
+
 class Reader:
     """Walks the settings tables, resolving ``env:`` values and collecting every problem.
 
@@ -119,13 +135,7 @@ class Reader:
         self.known: defaultdict[str, set[str]] = defaultdict(set)
 
     def origin(self, path: str) -> str:
-        """Where the value at ``path`` (or the table holding it) was written."""
-        probe = path
-        while probe:
-            if probe in self.origins:
-                return self.origins[probe]
-            probe = probe.rpartition(".")[0]
-        return DEFAULT
+        return origin_of(self.origins, path)
 
     def _from(self, path: str) -> str:
         """`` (from $OPTIN_…)`` for a value the settings file does not show, else nothing."""
@@ -176,9 +186,9 @@ class Reader:
 
     def untyped(self, where: str, value: Any) -> Any:
         """A value handed on to a part that checks its own types: ``env:`` resolved, text loosened."""
-        self.used[where] = self.origin(where)
         if isinstance(value, dict):
             return {k: self.untyped(f"{where}.{k}", v) for k, v in value.items()}
+        self.used[where] = self.origin(where)
         return loosen(self.resolve(where, value), where.rpartition(".")[2])
 
     def leftovers(self, table: Mapping[str, Any], section: str) -> None:

@@ -66,11 +66,15 @@ async def form_config(request: Request) -> Response:
     form = svc.settings.forms.get(request.path_params["form_id"])
     if form is None:
         return JSONResponse({"error": "there is no such form"}, status_code=404)
+    # Texts in the form's language, and in every other language the owner wrote them: the
+    # widget shows the visitor's, else these (the server records the same one in the ledger).
     body: dict[str, Any] = {
         "id": form.id,
         "title": form.title,
+        "titles": dict(form.titles),
         "language": form.language,
         "consent_text": form.consent_text,
+        "consent_texts": dict(form.consent_texts),
         "consent_required": bool(form.consent_text),
         "subscribe_url": f"{svc.settings.server.public_url}/v1/forms/{form.id}/subscribe",
         "verify_url": f"{svc.settings.server.public_url}/v1/verify",
