@@ -33,6 +33,7 @@ from service.signup import SignupService
 from service.store import Store, open_store
 from service.tokens import Tokens
 from service.verification import Verifier
+from service.verification.dnshealth import ResolverWatch
 from service.web import admin, api, dev, hooks, pages
 from service.web.cors import FormCors
 from service.web.openapi import openapi_json
@@ -115,7 +116,9 @@ def create_app(configured: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         verifier = Verifier(configured.verifier)
-        settings = await fit_demo_to_dns(configured, verifier)
+        resolver = ResolverWatch(verifier)
+        settings = fit_demo_to_dns(configured, await resolver.check())
+        app.state.resolver = resolver
         store = await open_store(settings.server.database)
         catcher = None
         if settings.uses_dev_mail_catcher:
@@ -153,9 +156,11 @@ def create_app(configured: Settings) -> Starlette:
         )
         worker.start()
         purger = asyncio.create_task(purge_every(store, settings))
+        watcher = asyncio.create_task(resolver.run())
         try:
             yield
         finally:
+            watcher.cancel()
             purger.cancel()
             await worker.stop()
             await mailer.aclose()

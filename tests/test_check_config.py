@@ -175,7 +175,7 @@ ENV_ONLY = {
 }
 
 
-async def test_serve_from_the_environment_alone(tmp_path: Path) -> None:
+async def test_serve_from_the_environment_alone(tmp_path: Path, nameserver: str) -> None:
     """No settings file at all: what a container gets from its orchestrator."""
     port = free_port()
     secret = tmp_path / "smtp-password"
@@ -188,6 +188,7 @@ async def test_serve_from_the_environment_alone(tmp_path: Path) -> None:
         "OPTIN_SERVER__DATABASE": f"sqlite:///{tmp_path}/optin.db",
         "OPTIN_SMTP__PASSWORD_FILE": str(secret),
         "OPTIN_SMTP__PORT": "2525",
+        "OPTIN_DNS__NAMESERVERS": f'["{nameserver}"]',
     }
     env.pop("OPTIN_CONFIG", None)
     proc = await asyncio.create_subprocess_exec(

@@ -69,7 +69,9 @@ async def test_click_through_double_opt_in_with_the_mail_catcher(db_url: str, na
             assert "You&#39;re subscribed!" in (await confirm(http, link)).text
 
 
-async def test_production_has_no_mail_viewer_and_needs_a_relay_and_secret(db_url: str) -> None:
+async def test_production_has_no_mail_viewer_and_needs_a_relay_and_secret(
+    db_url: str, nameserver: str
+) -> None:
     with pytest.raises(ConfigError) as caught:
         build_settings({"server": {"environment": "production", "database": db_url}}, {}, "test")
     problems = " ".join(caught.value.problems)
@@ -85,6 +87,7 @@ async def test_production_has_no_mail_viewer_and_needs_a_relay_and_secret(db_url
             },
             "smtp": {"host": "127.0.0.1", "port": 2525, "sender": "News <news@example.com>"},
             "forms": {"newsletter": {"title": "News", "consent_text": "Yes, email me."}},
+            "dns": {"nameservers": [nameserver]},
         }
         return build_settings(raw, {}, "test")
 
