@@ -108,6 +108,7 @@ def routes(settings: Settings) -> list[Route]:
             Route("/", dev.demo),
             Route("/dev/mail", dev.mail_list),
             Route("/dev/mail/{mail_id:int}", dev.mail_detail),
+            Route("/dev/mail/{mail_id:int}/html", dev.mail_html),
         ]
     return table
 
