@@ -286,7 +286,7 @@ class Verifier:
             fixed = typo.suggest_domain(domain.lower())
             if fixed and local:
                 suggestion = f"{local}@{fixed}"
-        message = parsed.message + (f" Did you mean {suggestion}?" if suggestion else "")
+        message = f"Did you mean {suggestion}?" if suggestion else parsed.message  # a likely typo
         return Verdict(
             input=address,
             normalized=None,
