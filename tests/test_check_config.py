@@ -268,7 +268,7 @@ async def test_show_masks_every_secret(tmp_path: Path) -> None:
         tmp_path,
         f"""[server]
 secret_key = "{SECRET}"
-database = "sqlite:///{tmp_path}/a.db"
+database = "postgresql://optin:{secrets["db"]}@db.example.com/optin"
 [smtp]
 host = "smtp.example.com"
 sender = "a@example.com"
@@ -295,6 +295,7 @@ url_token = "{secrets["token"]}"
         assert value not in shown, name
     assert SECRET not in shown
     assert 'list_id = "abc123"' in shown and 'username = "u"' in shown  # what is not secret is shown
+    assert 'database = "postgresql://optin:********@db.example.com/optin"' in shown
 
 
 async def test_a_secret_file_reaches_the_relay_without_its_newline(
