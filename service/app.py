@@ -33,6 +33,7 @@ from service.signup import SignupService
 from service.store import Store, open_store
 from service.tokens import Tokens
 from service.verification import Verifier
+from service.verification.dnshealth import ResolverWatch
 from service.web import admin, api, dev, hooks, pages
 from service.web.cors import FormCors
 from service.web.openapi import openapi_json
@@ -82,7 +83,6 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 def routes(settings: Settings) -> list[Route]:
     table = [
-        Route("/", dev.demo),
         Route("/widget.js", antibot_http.widget_script),
         Route("/widget/{version}/{name:path}", antibot_http.widget_asset),
         Route("/v1/forms/{form_id}/challenge", antibot_http.challenge),
@@ -104,7 +104,12 @@ def routes(settings: Settings) -> list[Route]:
         Route("/unsubscribe/{token}", pages.unsubscribe_submit, methods=["POST"]),
     ]
     if settings.server.development:
-        table += [Route("/dev/mail", dev.mail_list), Route("/dev/mail/{mail_id:int}", dev.mail_detail)]
+        table += [
+            Route("/", dev.demo),
+            Route("/dev/mail", dev.mail_list),
+            Route("/dev/mail/{mail_id:int}", dev.mail_detail),
+            Route("/dev/mail/{mail_id:int}/html", dev.mail_html),
+        ]
     return table
 
 
@@ -112,7 +117,9 @@ def create_app(configured: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         verifier = Verifier(configured.verifier)
-        settings = await fit_demo_to_dns(configured, verifier)
+        resolver = ResolverWatch(verifier)
+        settings = fit_demo_to_dns(configured, await resolver.check())
+        app.state.resolver = resolver
         store = await open_store(settings.server.database)
         catcher = None
         if settings.uses_dev_mail_catcher:
@@ -150,9 +157,11 @@ def create_app(configured: Settings) -> Starlette:
         )
         worker.start()
         purger = asyncio.create_task(purge_every(store, settings))
+        watcher = asyncio.create_task(resolver.run())
         try:
             yield
         finally:
+            watcher.cancel()
             purger.cancel()
             await worker.stop()
             await mailer.aclose()

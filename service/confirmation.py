@@ -39,7 +39,7 @@ class LinkInfo:
 
     @property
     def list_title(self) -> str:
-        return self.form.title if self.form else ""
+        return self.form.title_in(self.language) if self.form else ""
 
 
 @dataclass(frozen=True)

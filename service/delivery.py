@@ -75,7 +75,7 @@ class Delivery:
 
     def _form_title(self, contact: ContactRow) -> str:
         form = self.settings.forms.get(contact.form_id)
-        return form.title if form else contact.form_id
+        return form.title_in(contact.language) if form else contact.form_id
 
     async def _confirmation(self, job: Job, contact: ContactRow) -> str:
         if contact.status != "pending":

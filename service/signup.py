@@ -90,8 +90,8 @@ class SignupService:
         verdict = await self.verifier.verify(email, form.policy)
         if verdict.decision == "reject" or verdict.normalized is None:
             message = verdict.message or "this email address cannot receive mail"
-            if verdict.suggestion:
-                message += f" Did you mean {verdict.suggestion}?"
+            if verdict.suggestion:  # a likely typo: the question alone says it
+                message = f"Did you mean {verdict.suggestion}?"
             raise InputError(message, field="email")
         return verdict
 
@@ -113,8 +113,8 @@ class SignupService:
             ip=recorded_ip(request.ip, self.settings.server.truncate_ips),
             user_agent=(request.user_agent or "")[:MAX_USER_AGENT_LENGTH] or None,
             page_url=(request.page_url or "")[:MAX_URL_LENGTH] or None,
-            consent_text=form.consent_text or None,
-            detail=f"form={form.id} via={request.source} {form.ledger_tag}",
+            consent_text=form.consent_in(language) or None,  # the text shown, in its language
+            detail=f"form={form.id} via={request.source} {form.ledger_tag_for(language)}",
         )
         limits = self.settings.limits
         recipient = address_hash(self.settings.server.secret_key, email)

@@ -98,7 +98,11 @@ async def unsubscribe_page(request: Request) -> Response:
         return render_page(request, "pages/link_invalid.html", page_language(request), status=404, token="")
     template = "pages/unsubscribed.html" if contact.status == "unsubscribed" else "pages/unsubscribe.html"
     return render_page(
-        request, template, contact.language, token=token, list_title=_title(request, contact.form_id)
+        request,
+        template,
+        contact.language,
+        token=token,
+        list_title=_title(request, contact.form_id, contact.language),
     )
 
 
@@ -111,16 +115,21 @@ async def unsubscribe_submit(request: Request) -> Response:
     if contact is None:
         return render_page(request, "pages/link_invalid.html", page_language(request), status=404, token="")
     return render_page(
-        request, "pages/unsubscribed.html", contact.language, list_title=_title(request, contact.form_id)
+        request,
+        "pages/unsubscribed.html",
+        contact.language,
+        list_title=_title(request, contact.form_id, contact.language),
     )
 
 
 async def thanks(request: Request) -> Response:
     form = services(request).settings.forms.get(request.query_params.get("form", ""))
     language = page_language(request, form.language if form else None)
-    return render_page(request, "pages/thanks.html", language, list_title=form.title if form else "")
+    return render_page(
+        request, "pages/thanks.html", language, list_title=form.title_in(language) if form else ""
+    )
 
 
-def _title(request: Request, form_id: str) -> str:
+def _title(request: Request, form_id: str, language: str) -> str:
     form = services(request).settings.forms.get(form_id)
-    return form.title if form else form_id
+    return form.title_in(language) if form else form_id
