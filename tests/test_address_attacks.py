@@ -1,0 +1,179 @@
+"""Issue 11's address-level attacks, each walked end to end: HTTP against the real app, a real
+aiosmtpd relay on loopback, and a count of what the victim's inbox receives."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import pytest
+
+from service import jobs
+from service.store import Transaction, open_store
+from tests.support.app_server import (
+    SECRET,
+    client,
+    relay_settings,
+    serve,
+    stored,
+    wait_for,
+)
+from tests.support.relay import Relay, run_relay
+from tests.test_abuse import defended, from_ip
+from tests.test_cli import config_file, optin
+
+POST = "/v1/forms/newsletter/subscribe"
+
+
+def rcpts(relay: Relay) -> list[str]:
+    return [address for _, addresses in relay.envelopes for address in addresses]
+
+
+# 1. RFC 2047 encoded words in the local part --------------------------------------------------
+
+
+ENCODED_SPELLINGS = [
+    "=?utf-8?q?victim?=@example.org",
+    "=?utf-8?q?victi=6d?=@example.org",
+    "=?UTF-8?Q?victim?=@example.org",
+    "=?utf-8?b?dmljdGlt?=@example.org",
+    "=?iso-8859-1?q?victim?=@example.org",
+    "=?utf-8?q?vic?=.=?utf-8?q?tim?=@example.org",
+    "vic=?utf-8?q?tim?=@example.org",
+    "=?utf-8?q?attacker=40evil.example?=@example.org",
+]
+
+
+async def test_encoded_word_spellings_of_one_victim_are_refused_and_the_inbox_gets_one_email(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    async with serve(defended(relay_settings(db_url, nameserver, starttls_relay, ca_file))) as (url, _):
+        async with client(url) as http:
+            first = await http.post(POST, json={"email": "victim@example.org", "consent": True})
+            assert first.status_code == 202
+            for i, spelling in enumerate(ENCODED_SPELLINGS):
+                answer = await http.post(
+                    POST, json={"email": spelling, "consent": True}, headers=from_ip(f"198.51.100.{i}")
+                )
+                assert answer.status_code == 422, (spelling, answer.text)
+                assert "encoded" in answer.json()["error"], answer.text
+                verdict = await http.post("/v1/verify", json={"email": spelling, "form": "newsletter"})
+                assert verdict.json()["decision"] == "reject"
+            await wait_for(lambda: starttls_relay.messages, what="the one confirmation")
+            await asyncio.sleep(0.5)
+    # What the relay was asked to deliver, and what the message says, is the address as typed.
+    assert rcpts(starttls_relay) == ["victim@example.org"]
+    assert [m["To"] for m in starttls_relay.messages] == ["victim@example.org"]
+    assert len(starttls_relay.delivered_to("victim@example.org")) == 1
+
+
+# 8. IDN domains and Unicode local parts, with and without SMTPUTF8 ------------------------------
+
+
+@pytest.mark.parametrize("smtputf8", [False, True], ids=["no-smtputf8", "smtputf8"])
+async def test_an_idn_domain_is_delivered_whatever_the_relay_offers(
+    smtputf8: bool, server_context: object, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    async with run_relay(Relay(), mode="starttls", server_context=server_context, smtputf8=smtputf8) as relay:  # type: ignore[arg-type]
+        async with serve(relay_settings(db_url, nameserver, relay, ca_file)) as (url, _):
+            async with client(url) as http:
+                answer = await http.post(POST, json={"email": "idn@München.de", "consent": True})
+                assert answer.status_code == 202
+                await wait_for(lambda: relay.messages, what="the confirmation to an IDN domain")
+    expected = "idn@münchen.de" if smtputf8 else "idn@xn--mnchen-3ya.de"
+    assert rcpts(relay) == [expected]
+    assert relay.messages[0]["To"] == expected
+    assert "Please confirm" in relay.messages[0]["Subject"]
+
+
+async def test_a_unicode_local_part_without_smtputf8_dies_once_with_a_reason_in_outbox(
+    server_context: object, ca_file: str, db_url: str, nameserver: str, tmp_path: Path
+) -> None:
+    config = config_file(tmp_path, f'[server]\nsecret_key = "{SECRET}"\ndatabase = "{db_url}"\n')
+    async with run_relay(Relay(), mode="starttls", server_context=server_context) as relay:  # type: ignore[arg-type]
+        async with serve(relay_settings(db_url, nameserver, relay, ca_file)) as (url, _):
+            async with client(url) as http:
+                answer = await http.post(POST, json={"email": "jürgen@example.org", "consent": True})
+                assert answer.status_code == 202
+
+                async def dead() -> bool:
+                    return bool((await http.get("/healthz")).json()["outbox"]["dead"] == 1)
+
+                await wait_for(dead, what="the job to be dead-lettered")
+    assert relay.messages == [] and relay.attempts == 0
+    code, out = await optin("--config", config, "outbox", "--state", "dead", env={})
+    assert code == 0 and "attempts=1" in out, out
+    assert "SMTPUTF8" in out and "jürgen@example.org" not in out, out
+    assert "non-ASCII characters before the @" in out, out
+
+
+async def test_a_unicode_local_part_reaches_a_relay_with_smtputf8(
+    server_context: object, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    async with run_relay(Relay(), mode="starttls", server_context=server_context, smtputf8=True) as relay:  # type: ignore[arg-type]
+        async with serve(relay_settings(db_url, nameserver, relay, ca_file)) as (url, _):
+            async with client(url) as http:
+                answer = await http.post(POST, json={"email": "jürgen@example.org", "consent": True})
+                assert answer.status_code == 202
+                await wait_for(lambda: relay.messages, what="the confirmation")
+    assert rcpts(relay) == ["jürgen@example.org"] and relay.messages[0]["To"] == "jürgen@example.org"
+
+
+async def test_an_encoded_line_break_in_an_address_never_reaches_a_job(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    async with serve(relay_settings(db_url, nameserver, starttls_relay, ca_file)) as (url, _):
+        async with client(url) as http:
+            for address in (
+                "=?utf-8?q?x=0D=0ABcc:_victim@example.net?=@example.org",
+                "=?utf-8?b?eA0KQmNjOiB2aWN0aW1AZXhhbXBsZS5uZXQ=?=@example.org",
+                "x\u2028y@example.org",
+                "x\u0085y@example.org",
+            ):
+                answer = await http.post(POST, json={"email": address, "consent": True})
+                assert answer.status_code == 422, (address, answer.text)
+            outbox = (await http.get("/healthz")).json()["outbox"]
+    assert sum(outbox.values()) == 0, outbox
+    assert await stored(db_url) == []
+
+
+STORED_BY_AN_OLDER_VERSION = ("=?utf-8?q?a=0D=0Ab?=@example.org", "=?utf-8?q?victim?=@example.org")
+
+
+async def test_a_stored_address_the_mail_library_cannot_write_fails_once_without_a_traceback(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Contacts an older version accepted: their queued email dies at once, with a reason."""
+    store = await open_store(db_url)
+    try:
+
+        def seed(tx: Transaction) -> None:
+            now = time.time()
+            for i, address in enumerate(STORED_BY_AN_OLDER_VERSION):
+                contact = tx.insert_contact("newsletter", address, None, None, "en", now)
+                tx.add_confirmation(f"token{i}", contact, now)
+                tx.enqueue(jobs.confirmation_email(contact, f"token{i}", f"<m{i}@example.com>"), now)
+
+        await store.write(seed)
+    finally:
+        await store.close()
+    caplog.set_level(logging.INFO)
+    async with serve(relay_settings(db_url, nameserver, starttls_relay, ca_file)) as (url, _):
+        async with client(url) as http:
+
+            async def dead() -> bool:
+                return bool((await http.get("/healthz")).json()["outbox"]["dead"] == 2)
+
+            await wait_for(dead, what="both jobs to be dead-lettered")
+    store = await open_store(db_url)
+    try:
+        dead_jobs = await store.jobs("dead")
+    finally:
+        await store.close()
+    assert [j.attempts for j in dead_jobs] == [1, 1]
+    for job in dead_jobs:
+        assert job.last_error and "encoded word" in job.last_error, job.last_error
+    assert starttls_relay.messages == [] and starttls_relay.attempts == 0
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
