@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -23,6 +24,7 @@ from tests.support.app_server import (
 from tests.support.relay import Relay, run_relay
 from tests.test_abuse import defended, from_ip
 from tests.test_cli import config_file, optin
+from tests.test_privacy import admin_settings
 
 POST = "/v1/forms/newsletter/subscribe"
 
@@ -119,6 +121,41 @@ async def test_a_unicode_local_part_reaches_a_relay_with_smtputf8(
                 assert answer.status_code == 202
                 await wait_for(lambda: relay.messages, what="the confirmation")
     assert rcpts(relay) == ["jürgen@example.org"] and relay.messages[0]["To"] == "jürgen@example.org"
+
+
+# 10. Odd addresses: admin routes, encoded line breaks, jobs the relay cannot take ---------------
+
+ODD_ADDRESSES = [
+    "a/b@example.org",
+    "x/export@example.org",
+    "50%off@example.org",
+    "what?@example.org",
+    "hash#tag@example.org",
+    "zoë@example.org",
+    "a+b&c=d@example.org",
+]
+
+
+async def test_export_and_erasure_work_for_every_accepted_address(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    configure, key = admin_settings(relay_settings(db_url, nameserver, starttls_relay, ca_file))
+    auth = {"Authorization": f"Bearer {key}"}
+    async with serve(configure) as (url, _):
+        async with client(url) as http:
+            for address in ODD_ADDRESSES:
+                answer = await http.post(POST, json={"email": address, "consent": True})
+                assert answer.status_code == 202, (address, answer.text)
+            for address in ODD_ADDRESSES:
+                path = f"/v1/contacts/{quote(address, safe='@')}"
+                exported = await http.get(f"{path}/export", headers=auth)
+                assert exported.status_code == 200, (address, exported.text)
+                assert exported.json()["email"] == address and len(exported.json()["contacts"]) == 1
+                erased = await http.delete(path, headers=auth)
+                assert erased.json() == {"status": "erased", "contacts": 1}, (address, erased.text)
+                after = await http.get(f"{path}/export", headers=auth)
+                assert after.json()["contacts"] == [] and after.json()["erased_at"]
+    assert await stored(db_url) == []
 
 
 async def test_an_encoded_line_break_in_an_address_never_reaches_a_job(
