@@ -24,7 +24,7 @@ from tests.support.app_server import (
 from tests.support.relay import Relay, run_relay
 from tests.test_abuse import defended, from_ip
 from tests.test_cli import config_file, optin
-from tests.test_privacy import admin_settings
+from tests.test_privacy import admin_settings, export_of
 
 POST = "/v1/forms/newsletter/subscribe"
 
@@ -69,6 +69,37 @@ async def test_encoded_word_spellings_of_one_victim_are_refused_and_the_inbox_ge
     assert rcpts(starttls_relay) == ["victim@example.org"]
     assert [m["To"] for m in starttls_relay.messages] == ["victim@example.org"]
     assert len(starttls_relay.delivered_to("victim@example.org")) == 1
+
+
+# 7. Sub-address tags and ignored dots ----------------------------------------------------------
+
+
+async def test_plus_tags_and_gmail_dots_reach_one_inbox_once(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    spellings = [f"victim+{i}@example.org" for i in range(30)] + [
+        "Victim@example.org",
+        "VICTIM+x@EXAMPLE.ORG",
+        "v.ic.tim@gmail.com",
+        "victim@gmail.com",
+        "Vic.Tim+news@gmail.com",
+        "victim+1@googlemail.com",
+    ]
+    configure, key = admin_settings(defended(relay_settings(db_url, nameserver, starttls_relay, ca_file)))
+    async with serve(configure) as (url, _):
+        async with client(url) as http:
+            for i, spelling in enumerate(spellings):
+                answer = await http.post(
+                    POST, json={"email": spelling, "consent": True}, headers=from_ip(f"203.0.{i}.1")
+                )
+                assert answer.status_code == 202, answer.text
+            await wait_for(lambda: len(starttls_relay.messages) == 2, what="one email per mailbox")
+            await asyncio.sleep(0.5)
+            # The contact keeps the address as typed.
+            document = await export_of(http, key, "victim+7@example.org")
+            assert document["email"] == "victim+7@example.org" and len(document["contacts"]) == 1
+            assert (await export_of(http, key, "Vic.Tim+news@gmail.com"))["contacts"]
+    assert rcpts(starttls_relay) == ["victim+0@example.org", "v.ic.tim@gmail.com"]
 
 
 # 8. IDN domains and Unicode local parts, with and without SMTPUTF8 ------------------------------
