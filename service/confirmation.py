@@ -15,13 +15,17 @@ from typing import Literal
 
 from service import jobs
 from service.errors import TokenError, TokenExpired
+from service.limits import allow_confirmation_email, budget_key
 from service.mail.compose import new_message_id
 from service.settings import FormSettings, Settings
 from service.signup import recorded_ip
 from service.store import ConsentEvent, ContactRow, Store, Transaction
 from service.tokens import Tokens
 
-LinkState = Literal["valid", "confirmed", "already_confirmed", "expired", "invalid", "unsubscribed"]
+# "withheld": a fresh link was asked for, but the address's email budget is spent.
+LinkState = Literal[
+    "valid", "confirmed", "already_confirmed", "expired", "invalid", "unsubscribed", "withheld"
+]
 DAY = 86_400.0
 
 
@@ -161,7 +165,11 @@ class Confirmations:
         return info
 
     async def resend(self, token: str) -> LinkInfo:
-        """A fresh confirmation email for an expired link, at most once per old link."""
+        """A fresh confirmation email, at most once per old link, within the address's budget.
+
+        Feeding each new link back must not flood an inbox: every fresh link spends the same
+        per-inbox email budget as a signup, and past it nothing is sent ("withheld").
+        """
         try:
             token_id = self.tokens.read_confirmation(token, self.max_age)
         except TokenExpired as exc:
@@ -182,9 +190,17 @@ class Confirmations:
                 return self._info(
                     "already_confirmed" if contact.status == "confirmed" else "unsubscribed", contact
                 )
-            if tx.confirmation(fresh_id) is None:
-                tx.add_confirmation(fresh_id, contact.id, now)
-                tx.enqueue(jobs.confirmation_email(contact.id, fresh_id, message_id), now)
+            if tx.confirmation(fresh_id) is not None:
+                return self._info("valid", contact)  # already sent for this link
+            budget = budget_key(self.settings.server.secret_key, contact.email)
+            if not allow_confirmation_email(tx, self.settings.limits, budget, now):
+                tx.add_event(
+                    contact.id, ConsentEvent("resend_request", now, detail="email=withheld_by_budget")
+                )
+                return self._info("withheld", contact)
+            tx.add_event(contact.id, ConsentEvent("resend_request", now, detail="email=queued"))
+            tx.add_confirmation(fresh_id, contact.id, now)
+            tx.enqueue(jobs.confirmation_email(contact.id, fresh_id, message_id), now)
             return self._info("valid", contact)
 
         info = await self.store.write(record)

@@ -16,8 +16,10 @@ from service.store import Transaction, open_store
 from tests.support.app_server import (
     SECRET,
     client,
+    link_in,
     relay_settings,
     serve,
+    sign_up,
     stored,
     wait_for,
 )
@@ -69,6 +71,27 @@ async def test_encoded_word_spellings_of_one_victim_are_refused_and_the_inbox_ge
     assert rcpts(starttls_relay) == ["victim@example.org"]
     assert [m["To"] for m in starttls_relay.messages] == ["victim@example.org"]
     assert len(starttls_relay.delivered_to("victim@example.org")) == 1
+
+
+# 6. "Send me a new link" and the budget --------------------------------------------------------
+
+
+async def test_feeding_each_new_link_back_sends_no_more_than_the_budget(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    async with serve(defended(relay_settings(db_url, nameserver, starttls_relay, ca_file))) as (url, _):
+        async with client(url) as http:
+            link = await sign_up(http, starttls_relay, "rita@example.org")
+            pages = []
+            for _ in range(7):
+                token = link.rsplit("/", 1)[1]
+                pages.append(await http.post("/confirm/resend", data={"token": token}))
+                await asyncio.sleep(0.3)
+                link = link_in(starttls_relay.messages[-1], "confirm")
+            assert {p.status_code for p in pages} == {200}
+            assert all("already sent" in p.text for p in pages), pages[0].text
+            await asyncio.sleep(0.5)
+    assert len(starttls_relay.delivered_to("rita@example.org")) == 1
 
 
 # 7. Sub-address tags and ignored dots ----------------------------------------------------------
