@@ -20,9 +20,11 @@ from service.mail.compose import new_message_id
 from service.settings import FormSettings, Settings
 from service.signup import recorded_ip
 from service.store import ConsentEvent, ContactRow, Store, Transaction
-from service.tokens import Tokens
+from service.tokens import Tokens, UnsubscribeClaim
 
 # "withheld": a fresh link was asked for, but the address's email budget is spent.
+# Why an unsubscribe link changes nothing: not ours (or expired), or it names nobody any more.
+LinkRefusal = Literal["invalid", "no_longer_valid"]
 LinkState = Literal[
     "valid", "confirmed", "already_confirmed", "expired", "invalid", "unsubscribed", "withheld"
 ]
@@ -207,19 +209,33 @@ class Confirmations:
         self.wake()
         return info
 
-    async def unsubscribe_target(self, token: str) -> ContactRow | None:
+    def _claim(self, token: str) -> UnsubscribeClaim | None:
         try:
-            contact_id = self.tokens.read_unsubscribe(
-                token, self.settings.server.unsubscribe_max_age_days * DAY
-            )
+            return self.tokens.read_unsubscribe(token, self.settings.server.unsubscribe_max_age_days * DAY)
         except TokenError:
             return None
-        return await self.store.contact(contact_id)
 
-    async def unsubscribe(self, token: str, ip: str | None, user_agent: str | None) -> ContactRow | None:
-        target = await self.unsubscribe_target(token)
-        if target is None:
-            return None
+    def _named(self, claim: UnsubscribeClaim, contact: ContactRow | None) -> ContactRow | LinkRefusal:
+        """The contact the link was sent to, or why it no longer names anyone."""
+        if contact is None:  # our link, but its contact was erased or purged
+            return "no_longer_valid"
+        if not self.tokens.names(claim, contact.form_id, contact.email, contact.created_at):
+            return "no_longer_valid"  # the id now belongs to someone else
+        return contact
+
+    async def unsubscribe_target(self, token: str) -> ContactRow | LinkRefusal:
+        """Who an unsubscribe link names (for its page); changes nothing."""
+        claim = self._claim(token)
+        if claim is None:
+            return "invalid"
+        return self._named(claim, await self.store.contact(claim.contact_id))
+
+    async def unsubscribe(
+        self, token: str, ip: str | None, user_agent: str | None
+    ) -> ContactRow | LinkRefusal:
+        claim = self._claim(token)
+        if claim is None:
+            return "invalid"
         now = time.time()
         event = ConsentEvent(
             "unsubscribe",
@@ -228,9 +244,9 @@ class Confirmations:
             user_agent=_ua(user_agent),
         )
 
-        def record(tx: Transaction) -> ContactRow | None:
-            contact = tx.contact(target.id)
-            if contact is None or contact.status == "unsubscribed":
+        def record(tx: Transaction) -> ContactRow | LinkRefusal:
+            contact = self._named(claim, tx.contact(claim.contact_id))
+            if isinstance(contact, str) or contact.status == "unsubscribed":
                 return contact
             tx.set_status(contact.id, "unsubscribed", now)
             tx.add_event(contact.id, event)

@@ -104,7 +104,8 @@ class Delivery:
     async def _welcome(self, job: Job, contact: ContactRow) -> str:
         if contact.status != "confirmed":
             return f"not sent: the contact is {contact.status}"
-        url = f"{self.settings.server.public_url}/unsubscribe/{self.tokens.unsubscribe(contact.id)}"
+        token = self.tokens.unsubscribe(contact.id, contact.form_id, contact.email)
+        url = f"{self.settings.server.public_url}/unsubscribe/{token}"
         message = welcome_email(
             self.renderer,
             sender=self.settings.smtp.sender,

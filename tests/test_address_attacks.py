@@ -13,9 +13,12 @@ import pytest
 
 from service import jobs
 from service.store import Transaction, open_store
+from service.tokens import UNSUBSCRIBE, Tokens
 from tests.support.app_server import (
+    HOOK_SECRET,
     SECRET,
     client,
+    confirm,
     link_in,
     relay_settings,
     serve,
@@ -24,6 +27,7 @@ from tests.support.app_server import (
     wait_for,
 )
 from tests.support.relay import Relay, run_relay
+from tests.support.webhook_receiver import Receiver, run_receiver
 from tests.test_abuse import defended, from_ip
 from tests.test_cli import config_file, optin
 from tests.test_privacy import admin_settings, export_of
@@ -71,6 +75,79 @@ async def test_encoded_word_spellings_of_one_victim_are_refused_and_the_inbox_ge
     assert rcpts(starttls_relay) == ["victim@example.org"]
     assert [m["To"] for m in starttls_relay.messages] == ["victim@example.org"]
     assert len(starttls_relay.delivered_to("victim@example.org")) == 1
+
+
+# 3. An erased contact's old unsubscribe link ---------------------------------------------------
+
+
+async def test_an_erased_contacts_old_unsubscribe_link_cannot_unsubscribe_the_next_contact(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    async with run_receiver(Receiver(HOOK_SECRET)) as hook:
+        configure, key = admin_settings(relay_settings(db_url, nameserver, starttls_relay, ca_file, hook.url))
+        async with serve(configure) as (url, _):
+            async with client(url) as http:
+                await confirm(http, await sign_up(http, starttls_relay, "alice@example.org"))
+                mails = await wait_for(
+                    lambda: (
+                        len(starttls_relay.to("alice@example.org")) == 2
+                        and starttls_relay.to("alice@example.org")
+                    ),
+                    what="Alice's welcome email",
+                )
+                alices_link = link_in(mails[-1], "unsubscribe")
+                auth = {"Authorization": f"Bearer {key}"}
+                erased = await http.delete("/v1/contacts/alice@example.org", headers=auth)
+                assert erased.json() == {"status": "erased", "contacts": 1}
+
+                await confirm(http, await sign_up(http, starttls_relay, "bob@example.org"))
+                await wait_for(lambda: len(hook.events) == 2, what="Bob on the list")
+
+                page = await http.get(alices_link)
+                assert page.status_code == 410 and "no longer valid" in page.text
+                assert "The Test Letter" not in page.text  # it tells a stranger nothing
+                one_click = await http.post(alices_link, data={"List-Unsubscribe": "One-Click"})
+                assert one_click.status_code == 410 and "no longer valid" in one_click.text
+                await asyncio.sleep(0.5)
+                bob = await export_of(http, key, "bob@example.org")
+                assert bob["contacts"][0]["status"] == "confirmed"
+                assert [e["type"] for e in hook.events] == ["contact.confirmed", "contact.confirmed"]
+                # Bob's own link still works.
+                bobs_mails = await wait_for(
+                    lambda: (
+                        len(starttls_relay.to("bob@example.org")) == 2
+                        and starttls_relay.to("bob@example.org")
+                    ),
+                    what="Bob's welcome email",
+                )
+                mine = await http.post(link_in(bobs_mails[-1], "unsubscribe"), data={})
+                assert mine.status_code == 200 and "unsubscribed" in mine.text.lower()
+
+
+async def test_links_emailed_before_links_named_their_address_work_only_for_older_contacts(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    """An unsubscribe token in the old format carries only a contact id and its signing time."""
+    legacy = Tokens(SECRET)
+    async with serve(relay_settings(db_url, nameserver, starttls_relay, ca_file)) as (url, settings):
+        async with client(url) as http:
+            await confirm(http, await sign_up(http, starttls_relay, "carol@example.org"))
+            [(carol, _)] = await stored(settings.server.database)
+            await asyncio.sleep(1.1)  # tokens are stamped in whole seconds
+            carols_old_link = f"/unsubscribe/{legacy.sign(UNSUBSCRIBE, {'c': carol.id})}"
+            # A link for the next id, issued before anyone had that id.
+            next_ids_old_link = f"/unsubscribe/{legacy.sign(UNSUBSCRIBE, {'c': carol.id + 1})}"
+            await asyncio.sleep(1.1)
+            await confirm(http, await sign_up(http, starttls_relay, "dave@example.org"))
+            dave = next(c for c, _ in await stored(settings.server.database) if c.email == "dave@example.org")
+            assert dave.id == carol.id + 1  # ids are reused or not: the link must hold either way
+
+            refused = await http.post(next_ids_old_link, data={})
+            assert refused.status_code == 410 and "no longer valid" in refused.text
+            kept = await http.post(carols_old_link, data={})
+            assert kept.status_code == 200
+    statuses = {c.email: c.status for c, _ in await stored(settings.server.database)}
+    assert statuses == {"carol@example.org": "unsubscribed", "dave@example.org": "confirmed"}
 
 
 # 6. "Send me a new link" and the budget --------------------------------------------------------
