@@ -27,6 +27,13 @@ from service.verification import normalize
         ("+only@example.org", "+only@example.org"),  # no name before the tag: keep it whole
         ("JÜRGEN+x@example.org", "jürgen@example.org"),
         ("straße@example.org", "strasse@example.org"),  # casefold, as people type either
+        ("ｖｉｃｔｉｍ＋１@example.org", "victim@example.org"),  # fullwidth: NFKC
+        ("ｖ．ｉｃｔｉｍ@gmail.com", "victim@gmail.com"),
+        ('"A B"@example.org', '"a b"@example.org'),
+        ("shop@victim.fastmail.com", "victim@fastmail.com"),  # Fastmail subdomain addressing
+        ("victim+x@fastmail.fm", "victim@fastmail.fm"),
+        ("a@b.c.fastmail.com", "a@b.c.fastmail.com"),  # not a user's subdomain
+        ("shop@victim.example.com", "shop@victim.example.com"),
         ('"a b+c"@example.org', '"a b+c"@example.org'),  # quoted: nothing read into it
         ("ann@münchen.de", "ann@münchen.de"),
     ],
