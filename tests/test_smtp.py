@@ -201,3 +201,16 @@ def test_a_unicode_local_part_without_smtputf8_is_a_permanent_error_in_words() -
         for_relay("jürgen@example.org", smtputf8=False)
     assert refused.value.permanent and "SMTPUTF8" in refused.value.detail
     assert "jürgen" not in refused.value.detail
+
+
+async def test_an_address_no_smtp_command_can_carry_is_a_permanent_error(
+    starttls_relay: Relay, ca_file: str
+) -> None:
+    mailer = SmtpMailer(smtp(starttls_relay.port, "starttls", ca_file))
+    for address in ("a b@example.org", "a@example.org> NOTIFY=NEVER", "a(b)c@example.org"):
+        with pytest.raises(MailError) as refused:
+            await mailer.send(message(), address)
+        assert refused.value.permanent and "SMTP command" in refused.value.detail
+    await mailer.send(message(), "reader@example.org")  # the mailer still works
+    await mailer.aclose()
+    assert starttls_relay.envelopes == [("news@example.com", ("reader@example.org",))]

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 import idna
+from aiosmtplib.email import parse_address
 
 from service.errors import MailError
+
+UNCARRIABLE = "not sent: an address holds characters an SMTP command cannot carry"
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,25 @@ def for_relay(address: str, smtputf8: bool, whose: str = "the recipient's") -> s
     return f"{local}@{ascii_domain}"
 
 
+def carried(address: str) -> str:
+    """``address``, if aiosmtplib puts exactly it on the MAIL/RCPT line; else a permanent error.
+
+    aiosmtplib runs even explicit envelope addresses through ``parseaddr``, which drops
+    comments and whatever follows a ``>``: ``a(b)c@x`` would become ``ac@x``.
+    """
+    try:
+        on_the_line = parse_address(address)
+    except ValueError:
+        on_the_line = None
+    if on_the_line != address:
+        raise MailError(UNCARRIABLE, permanent=True)
+    return address
+
+
 def envelope_for(sender: str, recipient: str, smtputf8: bool) -> Envelope:
-    return Envelope(for_relay(sender, smtputf8, "the sender's"), for_relay(recipient, smtputf8))
+    return Envelope(
+        carried(for_relay(sender, smtputf8, "the sender's")), carried(for_relay(recipient, smtputf8))
+    )
 
 
 def addressed_to(message: EmailMessage, recipient: str) -> EmailMessage:

@@ -24,7 +24,7 @@ from typing import Literal
 import aiosmtplib
 
 from service.errors import MailError
-from service.mail.envelope import addressed_to, envelope_for
+from service.mail.envelope import UNCARRIABLE, addressed_to, envelope_for
 from service.settings import SmtpSettings
 
 Mode = Literal["starttls", "tls", "none"]
@@ -180,6 +180,9 @@ class SmtpMailer:
                 )
         except MailError:  # a ConnectionError, so an OSError: not a failed connection, though
             raise
+        except ValueError as exc:  # aiosmtplib will not put such an address on a command line
+            client.close()  # it may have stopped between MAIL FROM and RCPT TO
+            raise MailError(UNCARRIABLE, permanent=True) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             client.close()
             raise _classify(exc, self.host) from exc
