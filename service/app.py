@@ -94,8 +94,9 @@ def routes(settings: Settings) -> list[Route]:
         Route("/v1/forms/{form_id}/subscribe", api.subscribe, methods=["POST"]),
         Route("/v1/hooks/{form_id}", hooks.receive, methods=["POST"]),
         Route("/v1/hooks/{form_id}/{url_token}", hooks.receive, methods=["POST"]),
-        Route("/v1/contacts/{email}/export", admin.export),
-        Route("/v1/contacts/{email}", admin.erase, methods=["DELETE"]),
+        # ":path": an address may hold "/" (percent-encoded or not), and must still be found.
+        Route("/v1/contacts/{email:path}/export", admin.export),
+        Route("/v1/contacts/{email:path}", admin.erase, methods=["DELETE"]),
         Route("/thanks", pages.thanks),
         Route("/confirm/resend", pages.resend, methods=["POST"]),
         Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),

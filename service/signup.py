@@ -16,7 +16,7 @@ from typing import Any
 from service import jobs
 from service.errors import InputError
 from service.guards import SignupGuard
-from service.limits import address_hash, allow_confirmation_email, check_request, network_of
+from service.limits import allow_confirmation_email, budget_key, check_request, network_of
 from service.mail.compose import new_message_id
 from service.names import clean_name
 from service.settings import LANGUAGES, FormSettings, Settings
@@ -117,7 +117,7 @@ class SignupService:
             detail=f"form={form.id} via={request.source} {form.ledger_tag_for(language)}",
         )
         limits = self.settings.limits
-        recipient = address_hash(self.settings.server.secret_key, email)
+        recipient = budget_key(self.settings.server.secret_key, email)
         message_id = new_message_id(self.settings.smtp.sender)
         token_id = secrets.token_urlsafe(18)
 

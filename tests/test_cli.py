@@ -159,7 +159,7 @@ async def test_auto_uses_the_real_port_order(server_context: ssl.SSLContext, ca_
     async with run_relay(
         Relay(), mode="starttls", server_context=server_context, host="127.0.0.3", port=2525
     ) as relay:
-        reply = await SmtpMailer(settings).send(message())
+        reply = await SmtpMailer(settings).send(message(), "reader@example.org")
     assert "port 2525" in reply and len(relay.messages) == 1
 
 
