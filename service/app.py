@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Literal
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -17,6 +16,7 @@ from starlette.routing import Route
 
 from service.antibot import AntiBotGuard
 from service.antibot import http as antibot_http
+from service.app_roles import Role
 from service.confirmation import Confirmations
 from service.connectors.base import Connector
 from service.connectors.builtin import BuiltinListConnector
@@ -34,6 +34,7 @@ from service.signup import SignupService
 from service.store import Store, open_store
 from service.tokens import Tokens
 from service.verification import Verifier
+from service.verification.dnshealth import ResolverWatch
 from service.web import admin, api, dev, hooks, pages, probes
 from service.web.cors import FormCors
 from service.web.openapi import openapi_json
@@ -42,10 +43,6 @@ from service.web.security import SecurityHeaders
 
 log = logging.getLogger("optin")
 PAGE_CSS = REPO_ROOT / "templates" / "pages" / "page.css"
-# web: answers visitors, runs no job; worker: runs the outbox and housekeeping, answers only
-# probes; all: both, in one process (the default, and what SQLite deployments run).
-Role = Literal["web", "worker", "all"]
-ROLES: tuple[Role, ...] = ("web", "worker", "all")
 JOB_GRACE_SECONDS = 10.0  # on SIGTERM, how long running jobs may finish before they are handed back
 
 
@@ -94,7 +91,6 @@ def routes(settings: Settings, role: Role = "all") -> list[Route]:
         return list(PROBES)
     table = [
         *PROBES,
-        Route("/", dev.demo),
         Route("/widget.js", antibot_http.widget_script),
         Route("/widget/{version}/{name:path}", antibot_http.widget_asset),
         Route("/v1/forms/{form_id}/challenge", antibot_http.challenge),
@@ -106,8 +102,9 @@ def routes(settings: Settings, role: Role = "all") -> list[Route]:
         Route("/v1/forms/{form_id}/subscribe", api.subscribe, methods=["POST"]),
         Route("/v1/hooks/{form_id}", hooks.receive, methods=["POST"]),
         Route("/v1/hooks/{form_id}/{url_token}", hooks.receive, methods=["POST"]),
-        Route("/v1/contacts/{email}/export", admin.export),
-        Route("/v1/contacts/{email}", admin.erase, methods=["DELETE"]),
+        # ":path": an address may hold "/" (percent-encoded or not), and must still be found.
+        Route("/v1/contacts/{email:path}/export", admin.export),
+        Route("/v1/contacts/{email:path}", admin.erase, methods=["DELETE"]),
         Route("/thanks", pages.thanks),
         Route("/confirm/resend", pages.resend, methods=["POST"]),
         Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),
@@ -116,7 +113,12 @@ def routes(settings: Settings, role: Role = "all") -> list[Route]:
         Route("/unsubscribe/{token}", pages.unsubscribe_submit, methods=["POST"]),
     ]
     if settings.server.development:
-        table += [Route("/dev/mail", dev.mail_list), Route("/dev/mail/{mail_id:int}", dev.mail_detail)]
+        table += [
+            Route("/", dev.demo),
+            Route("/dev/mail", dev.mail_list),
+            Route("/dev/mail/{mail_id:int}", dev.mail_detail),
+            Route("/dev/mail/{mail_id:int}/html", dev.mail_html),
+        ]
     return table
 
 
@@ -124,8 +126,10 @@ def create_app(configured: Settings, role: Role = "all") -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         verifier = Verifier(configured.verifier)
-        settings = await fit_demo_to_dns(configured, verifier)
-        store = await open_store(settings.server.database)
+        resolver = ResolverWatch(verifier)
+        settings = fit_demo_to_dns(configured, await resolver.check())
+        app.state.resolver = resolver
+        store = await open_store(settings.server.database, settings.server.auto_migrate)
         catcher = None
         if settings.uses_dev_mail_catcher:
             catcher = MailCatcher()
@@ -161,19 +165,21 @@ def create_app(configured: Settings, role: Role = "all") -> Starlette:
             verify_limit=MinuteCounter(settings.limits.verify_per_ip_minute),
         )
         app.state.store = store
-        purger: asyncio.Task[None] | None = None
+        background: list[asyncio.Task[None]] = []
+        if role != "worker":  # only a process that verifies addresses needs to watch the resolver
+            background.append(asyncio.create_task(resolver.run()))
         if role != "web":
             worker.start()
             store.listen_for_jobs(worker.wake)
-            purger = asyncio.create_task(purge_every(store, settings))
+            background.append(asyncio.create_task(purge_every(store, settings)))
         log.info(
             "optin %s process ready (%s)", role, "jobs run here" if role != "web" else "no jobs run here"
         )
         try:
             yield
         finally:
-            if purger is not None:
-                purger.cancel()
+            for task in background:
+                task.cancel()
             await worker.stop(JOB_GRACE_SECONDS)
             await mailer.aclose()
             for connector in connectors.values():

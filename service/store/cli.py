@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from service.settings import load_settings
+from service.cli.common import checked_settings
 from service.store import migrate
 from service.store.copy import Copied, copy_database
 from service.store.dialect import describe
@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    database = load_settings(args.config).server.database
+    database = checked_settings(args).server.database
     report = migrate.upgrade(database, dry_run=args.dry_run)
     where = describe(database)
     if not report.migrations:

@@ -64,8 +64,13 @@ def test_two_stages_and_a_non_root_runtime_with_the_data_volume() -> None:
     # which would win over the database a mounted settings file names.
     assert one("WORKDIR").args == "/data"
     production = {
-        "server": {"environment": "production", "secret_key": "s" * 32},
+        "server": {
+            "environment": "production",
+            "secret_key": "s" * 32,
+            "public_url": "https://signup.example.com",
+        },
         "smtp": {"host": "smtp.example.com", "sender": "News <news@example.com>"},
+        "forms": {"newsletter": {"title": "News"}},
     }
     assert build_settings(production, {}, "test").server.database == "sqlite:///./optin.db"
     assert not any("OPTIN_SERVER__DATABASE" in i.args for i in instructions("ENV"))
@@ -190,7 +195,7 @@ def test_dockerignore_admits_what_the_dockerfile_copies_and_nothing_private() ->
     copied = [
         "pyproject.toml",
         "README.md",
-        "service/cli.py",
+        "service/cli/main.py",
         "service/store/schema.sql" if (ROOT / "service/store/schema.sql").exists() else "service/app.py",
         "templates/pages/page.css",
         *(f"widget/{name}" for name in ASSETS),

@@ -18,7 +18,7 @@ import pytest
 
 from service.store import migrate, open_store
 from service.store.dialect import connect
-from service.tokens import Tokens
+from service.tokens import UNSUBSCRIBE, Tokens
 from tests.support.app_server import (
     SECRET,
     client,
@@ -142,8 +142,8 @@ async def test_a_0_1_database_is_upgraded_on_start_and_keeps_every_row_and_featu
         mail = await wait_for(lambda: starttls_relay.to("alice@example.org"), what="Alice's waiting email")
         async with client(base) as http:
             assert "Merci" in (await confirm(http, link_in(mail[-1], "confirm"))).text
-            # Bob, confirmed under 0.1, can still leave with his unsubscribe link.
-            leave = f"/unsubscribe/{Tokens(SECRET).unsubscribe(2)}"
+            # Bob, confirmed under 0.1, can still leave with the unsubscribe link 0.1 emailed him.
+            leave = f"/unsubscribe/{Tokens(SECRET).sign(UNSUBSCRIBE, {'c': 2})}"
             assert (await http.post(leave)).status_code == 200
             # A new signup works, and gets an id of its own.
             await sign_up(http, starttls_relay, "carol@example.org")

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import uvicorn
 
-from service.app import Role, create_app
+from service.app import create_app
+from service.app_roles import Role
 from service.settings import Settings, build_settings
 from service.store import ConsentEvent, ContactRow, open_store
 from tests.support.relay import PASSWORD, USER, Relay
