@@ -37,10 +37,12 @@ widget/node_modules/.package-lock.json: widget/package-lock.json
 unit: $(STAMP) widget/node_modules/.package-lock.json
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-# Debian packages the browser and plugin tests drive; CI machines start without them.
+# Debian packages the browser, plugin and PostgreSQL tests drive; CI machines may start without them.
 system-deps:
 	@command -v chromium >/dev/null && command -v php >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium php-cli >/dev/null; }
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 test: system-deps lint typecheck unit
 

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from service.antibot import AntiBotGuard
 from service.antibot import http as antibot_http
+from service.app_roles import Role
 from service.confirmation import Confirmations
 from service.connectors.base import Connector
 from service.connectors.builtin import BuiltinListConnector
@@ -34,7 +35,7 @@ from service.store import Store, open_store
 from service.tokens import Tokens
 from service.verification import Verifier
 from service.verification.dnshealth import ResolverWatch
-from service.web import admin, api, dev, hooks, pages
+from service.web import admin, api, dev, hooks, pages, probes
 from service.web.cors import FormCors
 from service.web.openapi import openapi_json
 from service.web.pages import PAGE_HEADERS
@@ -42,6 +43,7 @@ from service.web.security import SecurityHeaders
 
 log = logging.getLogger("optin")
 PAGE_CSS = REPO_ROOT / "templates" / "pages" / "page.css"
+JOB_GRACE_SECONDS = 10.0  # on SIGTERM, how long running jobs may finish before they are handed back
 
 
 def build_connectors(settings: Settings) -> dict[str, Connector]:
@@ -81,8 +83,14 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "something went wrong on our side; nothing was lost, please retry"}, 500)
 
 
-def routes(settings: Settings) -> list[Route]:
+PROBES = [Route("/livez", probes.livez), Route("/readyz", probes.readyz)]
+
+
+def routes(settings: Settings, role: Role = "all") -> list[Route]:
+    if role == "worker":
+        return list(PROBES)
     table = [
+        *PROBES,
         Route("/widget.js", antibot_http.widget_script),
         Route("/widget/{version}/{name:path}", antibot_http.widget_asset),
         Route("/v1/forms/{form_id}/challenge", antibot_http.challenge),
@@ -114,14 +122,14 @@ def routes(settings: Settings) -> list[Route]:
     return table
 
 
-def create_app(configured: Settings) -> Starlette:
+def create_app(configured: Settings, role: Role = "all") -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         verifier = Verifier(configured.verifier)
         resolver = ResolverWatch(verifier)
         settings = fit_demo_to_dns(configured, await resolver.check())
         app.state.resolver = resolver
-        store = await open_store(settings.server.database)
+        store = await open_store(settings.server.database, settings.server.auto_migrate)
         catcher = None
         if settings.uses_dev_mail_catcher:
             catcher = MailCatcher()
@@ -156,15 +164,23 @@ def create_app(configured: Settings) -> Starlette:
             catcher=catcher,
             verify_limit=MinuteCounter(settings.limits.verify_per_ip_minute),
         )
-        worker.start()
-        purger = asyncio.create_task(purge_every(store, settings))
-        watcher = asyncio.create_task(resolver.run())
+        app.state.store = store
+        background: list[asyncio.Task[None]] = []
+        if role != "worker":  # only a process that verifies addresses needs to watch the resolver
+            background.append(asyncio.create_task(resolver.run()))
+        if role != "web":
+            worker.start()
+            store.listen_for_jobs(worker.wake)
+            background.append(asyncio.create_task(purge_every(store, settings)))
+        log.info(
+            "optin %s process ready (%s)", role, "jobs run here" if role != "web" else "no jobs run here"
+        )
         try:
             yield
         finally:
-            watcher.cancel()
-            purger.cancel()
-            await worker.stop()
+            for task in background:
+                task.cancel()
+            await worker.stop(JOB_GRACE_SECONDS)
             await mailer.aclose()
             for connector in connectors.values():
                 await connector.aclose()
@@ -174,8 +190,8 @@ def create_app(configured: Settings) -> Starlette:
             await store.close()
 
     settings = configured
-    return Starlette(
-        routes=routes(settings),
+    app = Starlette(
+        routes=routes(settings, role),
         middleware=[
             Middleware(SecurityHeaders, https=settings.server.public_url.startswith("https://")),
             Middleware(FormCors, settings=settings),
@@ -183,3 +199,5 @@ def create_app(configured: Settings) -> Starlette:
         exception_handlers={HTTPException: not_found, Exception: server_error},
         lifespan=lifespan,
     )
+    app.state.role = role
+    return app

@@ -137,6 +137,7 @@ class Confirmations:
         event = ConsentEvent("confirmation", now, ip=ip, user_agent=_ua(visit.user_agent))
 
         def record(tx: Transaction) -> LinkInfo:
+            tx.lock(f"link:{token_id}")  # two clicks on two replicas: one confirms, one sees it done
             contact, used_at = self._lookup(tx, token_id)
             if contact is None:
                 return LinkInfo("invalid")
@@ -245,6 +246,7 @@ class Confirmations:
         )
 
         def record(tx: Transaction) -> ContactRow | LinkRefusal:
+            tx.lock(f"contact:{claim.contact_id}")
             contact = self._named(claim, tx.contact(claim.contact_id))
             if isinstance(contact, str) or contact.status == "unsubscribed":
                 return contact

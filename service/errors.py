@@ -6,6 +6,8 @@ know Python's builtins still catch them sensibly, and delivery errors carry the 
     OptinError
     ├── ConfigError(ValueError)          settings file or environment is wrong; message in words
     ├── InputError(ValueError)           a visitor's request is unusable -> 4xx with .status/.field
+    ├── StoreError(RuntimeError)         the database cannot be used as it is; message in words
+    │   └── SchemaVersionError           its schema is older (run `optin migrate`) or newer than ours
     ├── TokenError(ValueError)           a confirmation/unsubscribe link is unusable
     │   ├── TokenInvalid                 tampered, truncated or for another purpose
     │   └── TokenExpired                 signed by us but older than its max age
@@ -42,6 +44,19 @@ class InputError(OptinError, ValueError):
         self.field = field
         self.status = status
         self.retry_after = retry_after  # seconds, sent as Retry-After with a 429
+        super().__init__(message)
+
+
+class StoreError(OptinError, RuntimeError):
+    """The database cannot be used (unreachable, or not what this version expects)."""
+
+
+class SchemaVersionError(StoreError):
+    """The schema's version is not the one this optin runs on; ``found`` and ``expected`` say which."""
+
+    def __init__(self, message: str, *, found: int, expected: int) -> None:
+        self.found = found
+        self.expected = expected
         super().__init__(message)
 
 

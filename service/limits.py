@@ -82,6 +82,9 @@ def check_request(tx: Transaction, limits: LimitSettings, form_id: str, ip: str 
         network = network_of(ip)
         if network:
             checks.append((f"net:{network}", limits.signups_per_network_hour, "your network"))
+    # Instances sharing a database count one after the other per visitor and network (the
+    # form's own counter is approximate by a few concurrent requests, and never a bottleneck).
+    tx.lock(*(key for key, limit, _ in checks[1:] if limit > 0))
     for key, limit, whom in checks:
         wait = _over_hourly(tx, key, limit, now)
         if wait is not None:
@@ -99,6 +102,7 @@ def check_request(tx: Transaction, limits: LimitSettings, form_id: str, ip: str 
 def allow_confirmation_email(tx: Transaction, limits: LimitSettings, recipient_hash: str, now: float) -> bool:
     """Whether the address's email budget allows one more confirmation; if so, spend it."""
     key = f"mail:{recipient_hash}"
+    tx.lock(key)  # two replicas taking the last email of a budget at once would send two
     if _over(tx, key, limits.emails_per_address_day, DAY, now) is not None:
         return False
     if _over(tx, key, limits.emails_per_address_month, MONTH, now) is not None:

@@ -111,15 +111,24 @@ class OutboxWorker:
         self._tasks = [asyncio.create_task(self._loop()), asyncio.create_task(self._heartbeat())]
 
     async def stop(self, grace: float = 5.0) -> None:
+        """Drain: claim nothing more, let running jobs finish for ``grace`` seconds, then hand the
+        leases of the unfinished ones back so another worker takes them at once."""
         self._stopping = True
         self._wake.set()
         if self._running:
             await asyncio.wait(list(self._running), timeout=grace)
+        unfinished = list(self._inflight)
         for task in [*self._tasks, *self._running]:
             task.cancel()
         for task in [*self._tasks, *self._running]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if unfinished:
+            try:
+                await self.store.release_jobs(unfinished)
+                log.info("handed %d unfinished job(s) back to the queue", len(unfinished))
+            except Exception:
+                log.exception("could not hand jobs back; their leases expire instead")
 
     async def _loop(self) -> None:
         while not self._stopping:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from tests.support.postgres import Cluster, binaries
 from tests.support.relay import Relay, run_relay
 from tests.verification.dnszone import LoopbackDns, ZoneResolver, build_zone
 
@@ -38,8 +40,32 @@ async def starttls_relay(server_context: ssl.SSLContext) -> AsyncIterator[Relay]
         yield relay
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """A PostgreSQL 15 cluster of the session's own, started from the machine's binaries."""
+    found = binaries()
+    if found is None:
+        message = "PostgreSQL server binaries (initdb, pg_ctl) are not installed; `make test` installs them"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    cluster = Cluster(found).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every test that touches the store runs on both databases."""
+    if request.param == "postgresql":
+        cluster: Cluster = request.getfixturevalue("postgres")
+        return cluster.new_database()
+    return f"sqlite:///{tmp_path / 'optin.db'}"
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path) -> str:
+    """For tests of the SQLite file itself (its path, its permissions, the CLI beside it)."""
     return f"sqlite:///{tmp_path / 'optin.db'}"
 
 

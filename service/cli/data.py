@@ -36,7 +36,7 @@ async def _export(settings: Settings, args: argparse.Namespace, out: TextIO) -> 
     from service.export import write_csv
     from service.store import open_store
 
-    store = await open_store(settings.server.database)
+    store = await open_store(settings.server.database, settings.server.auto_migrate)
     try:
         count = await write_csv(store, out, args.form, args.status)
     finally:
@@ -57,7 +57,7 @@ async def _contacts(settings: Settings, args: argparse.Namespace) -> int:
     from service.privacy import erase_contact, export_contact
     from service.store import open_store
 
-    store = await open_store(settings.server.database)
+    store = await open_store(settings.server.database, settings.server.auto_migrate)
     try:
         if args.action == "export":
             document = await export_contact(store, settings.server.secret_key, args.email)
@@ -84,7 +84,7 @@ async def _purge(settings: Settings) -> int:
     from service.retention import purge
     from service.store import open_store
 
-    store = await open_store(settings.server.database)
+    store = await open_store(settings.server.database, settings.server.auto_migrate)
     try:
         count = await purge(store, settings, time.time())
     finally:

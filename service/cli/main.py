@@ -9,7 +9,8 @@ from collections.abc import Iterator, Sequence
 from service.cli import admin_key, check_config, data, outbox, serve, smtp_test
 from service.cli.common import CONFIG_HELP, optin_version, quiet_broken_pipe, report
 from service.connectors.cli import add_parser as add_connectors
-from service.errors import ConfigError
+from service.errors import ConfigError, StoreError
+from service.store.cli import add_parser as add_store
 from service.verification.cli import add_parser as add_verify
 
 
@@ -34,6 +35,7 @@ def parser() -> argparse.ArgumentParser:
         module.add_parser(sub)
     add_verify(sub)
     add_connectors(sub)
+    add_store(sub)
     # `--config` is accepted after the command too (`optin serve --config FILE`); SUPPRESS keeps
     # a value given before the command when none is given after it.
     for command in _subparsers(top):
@@ -47,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.func(args)
     except ConfigError as exc:
         return report(exc)
+    except StoreError as exc:
+        print(f"The database cannot be used: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

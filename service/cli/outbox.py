@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> None:
 async def _outbox(settings: Settings, args: argparse.Namespace) -> int:
     from service.store import open_store
 
-    store = await open_store(settings.server.database)
+    store = await open_store(settings.server.database, settings.server.auto_migrate)
     try:
         now = time.time()
         if args.action == "retry":

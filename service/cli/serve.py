@@ -6,9 +6,12 @@ import argparse
 import asyncio
 from typing import Any
 
+from service.app_roles import ROLES
 from service.cli.common import checked_settings, port_number
-from service.errors import ConfigError
+from service.errors import ConfigError, StoreError
 from service.settings import Settings
+
+REQUEST_GRACE_SECONDS = 15
 
 
 def add_parser(sub: Any) -> None:
@@ -20,6 +23,12 @@ def add_parser(sub: Any) -> None:
     )
     serve.add_argument("--host", help="address to listen on (default: server.host)")
     serve.add_argument("--port", type=port_number, help="port to listen on (default: server.port)")
+    serve.add_argument(
+        "--role",
+        choices=ROLES,
+        default="all",
+        help="web answers visitors; worker runs queued jobs and answers only probes; all does both",
+    )
     serve.set_defaults(func=cmd_serve)
 
 
@@ -29,8 +38,8 @@ async def _open_database(settings: Settings) -> None:
     from service.store import open_store
 
     try:
-        store = await open_store(settings.server.database)
-    except ConfigError:
+        store = await open_store(settings.server.database, settings.server.auto_migrate)
+    except (ConfigError, StoreError):
         raise
     except Exception as exc:
         raise ConfigError(f"server.database cannot be opened: {exc}") from exc
@@ -48,12 +57,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     configure_logging()
-    print(f"optin ({settings.server.environment}) on http://{host}:{port} — settings: {settings.source}")
+    print(
+        f"optin ({settings.server.environment}, role {args.role}) on http://{host}:{port}"
+        f" — settings: {settings.source}"
+    )
     if settings.uses_dev_mail_catcher:
         print(f"No SMTP relay configured: mail is caught and shown at {settings.server.public_url}/dev/mail")
     if settings.server.development:
         print(f"The demo form: {settings.server.public_url}/")
     uvicorn.run(
-        create_app(settings), host=host, port=port, log_level="info", server_header=False, log_config=None
+        create_app(settings, args.role),
+        host=host,
+        port=port,
+        log_level="info",
+        server_header=False,
+        log_config=None,
+        # SIGTERM: stop accepting, let requests in flight finish, then the lifespan hands unfinished
+        # jobs back; an orchestrator's grace period of 30 s covers both.
+        timeout_graceful_shutdown=REQUEST_GRACE_SECONDS,
     )
     return 0

@@ -41,7 +41,7 @@ def _when(stamp: str | None) -> str:
 async def _status(settings: Settings) -> int:
     from service.store import open_store
 
-    store = await open_store(settings.server.database)
+    store = await open_store(settings.server.database, settings.server.auto_migrate)
     try:
         health = await connectors_health(store, names=tuple(settings.connectors))
         counts = await store.connector_job_counts()

@@ -75,6 +75,7 @@ class HealthBook:
     def _apply(
         self, tx: Transaction, connector: str, o: CallOutcome, now: float, message_id: str
     ) -> str | None:
+        tx.lock(f"health:{connector}")  # every worker's outcomes count, none overwrites another's
         h = tx.connector_health(connector) or ConnectorHealth(connector)
         if o.succeeded:
             h.last_success_at, h.last_success = now, o.success

@@ -1,17 +1,21 @@
 """The SQL of one operation (a signup, a confirmation, an erasure...), run inside a batch.
 
-A :class:`Transaction` only ever runs on the store's database thread (service.store.sqlite),
-inside the savepoint of one operation, so its methods are plain synchronous calls.
+A :class:`Transaction` runs on a database thread, inside the savepoint of one operation (see
+service.store.batch), so its methods are plain synchronous calls. The SQL is the same on SQLite
+and PostgreSQL (service.store.dialect); where an operation reads, then writes what it read
+(a counter, a budget), it first takes :meth:`lock` on what it counts, so that instances sharing
+a PostgreSQL database decide one after the other, as SQLite's single writer always does.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import astuple
 from typing import Any
 
+from service.store.dialect import Connection, Cursor
+from service.store.migrate import current_version
 from service.store.records import (
     ConnectorHealth,
     ConsentEvent,
@@ -29,11 +33,11 @@ _JOB_COLUMNS = (
 )
 
 
-def _contact(row: sqlite3.Row | tuple[Any, ...]) -> ContactRow:
+def _contact(row: tuple[Any, ...]) -> ContactRow:
     return ContactRow(*row)
 
 
-def _job(row: sqlite3.Row | tuple[Any, ...]) -> Job:
+def _job(row: tuple[Any, ...]) -> Job:
     values = list(row)
     values[3] = json.loads(values[3])
     return Job(*values)
@@ -43,8 +47,6 @@ _HEALTH_COLUMNS = (
     "connector, last_success_at, last_success, last_failure_at, last_failure, failing_since,"
     " consecutive_failures, dead_letters, paused_until, last_alert_at, updated_at"
 )
-# Connector jobs carry their connector's name in the payload; the outbox is keyed by job, not by it.
-_CONNECTOR_OF = "json_extract(payload, '$.connector')"
 
 
 def _chunks(values: list[int], size: int = 500) -> Iterable[list[int]]:
@@ -55,11 +57,21 @@ def _chunks(values: list[int], size: int = 500) -> Iterable[list[int]]:
 class Transaction:
     """The reads and writes of one operation; runs on the database thread, inside a batch."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Connection) -> None:
         self._db = db
 
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Cursor:
         return self._db.execute(sql, params)
+
+    def schema_version(self) -> int:
+        return current_version(self._db)
+
+    def lock(self, *keys: str) -> None:
+        """Hold ``keys`` until the transaction ends; always take them in the same order."""
+        sql = self._db.dialect.lock
+        if sql:
+            for key in keys:
+                self._db.execute(sql, (key,)).fetchone()
 
     def contact_by_email(self, form_id: str, email: str) -> ContactRow | None:
         sql = f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE form_id = ? AND email = ?"
@@ -75,13 +87,12 @@ class Transaction:
     def insert_contact(
         self, form_id: str, email: str, first: str | None, last: str | None, language: str, now: float
     ) -> int:
-        cur = self._db.execute(
+        row = self._db.execute(
             "INSERT INTO contacts (form_id, email, first_name, last_name, language, status, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
             (form_id, email, first, last, language, now, now),
-        )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        ).fetchone()
+        return int(row[0])
 
     def refresh_pending(
         self, contact_id: int, first: str | None, last: str | None, language: str, now: float
@@ -155,7 +166,7 @@ class Transaction:
     def add_to_bucket(self, key: str, bucket: int) -> None:
         self._db.execute(
             "INSERT INTO rate_buckets (key, bucket, count) VALUES (?, ?, 1)"
-            " ON CONFLICT (key, bucket) DO UPDATE SET count = count + 1",
+            " ON CONFLICT (key, bucket) DO UPDATE SET count = rate_buckets.count + 1",
             (key, bucket),
         )
 
@@ -179,19 +190,15 @@ class Transaction:
         """Delete every trace of ``email`` but a keyed hash; its waiting jobs are dropped."""
         ids = [r[0] for r in self._db.execute("SELECT id FROM contacts WHERE email = ?", (email,)).fetchall()]
         for contact_id in ids:
-            tokens = [
-                r[0]
-                for r in self._db.execute(
-                    "SELECT token_id FROM confirmations WHERE contact_id = ?", (contact_id,)
-                )
-            ]
-            for token_id in tokens:
-                self._db.execute("DELETE FROM link_events WHERE token_id = ?", (token_id,))
+            self._db.execute(
+                "DELETE FROM link_events WHERE token_id IN (SELECT token_id FROM confirmations WHERE contact_id = ?)",
+                (contact_id,),
+            )
             self._db.execute("DELETE FROM confirmations WHERE contact_id = ?", (contact_id,))
             self._db.execute("DELETE FROM consent_events WHERE contact_id = ?", (contact_id,))
             self._db.execute(
                 "UPDATE outbox SET state = 'dropped', payload = '{}', last_error = 'contact erased', updated_at = ?"
-                " WHERE state = 'pending' AND json_extract(payload, '$.contact_id') = ?",
+                " WHERE state = 'pending' AND contact_id = ?",
                 (now, contact_id),
             )
             self._db.execute("DELETE FROM contacts WHERE id = ?", (contact_id,))
@@ -242,11 +249,24 @@ class Transaction:
 
     def enqueue(self, job: NewJob, now: float, run_at: float | None = None) -> bool:
         """Add a job unless one with the same idempotency key exists; True if added."""
+        contact_id, connector = job.payload.get("contact_id"), job.payload.get("connector")
         cur = self._db.execute(
-            "INSERT INTO outbox (kind, idempotency_key, payload, state, run_at, created_at, updated_at)"
-            " VALUES (?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
-            (job.kind, job.idempotency_key, job.payload_json(), now if run_at is None else run_at, now, now),
+            "INSERT INTO outbox (kind, idempotency_key, payload, state, run_at, created_at, updated_at,"
+            " contact_id, connector) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?)"
+            " ON CONFLICT (idempotency_key) DO NOTHING",
+            (
+                job.kind,
+                job.idempotency_key,
+                job.payload_json(),
+                now if run_at is None else run_at,
+                now,
+                now,
+                int(contact_id) if isinstance(contact_id, int) else None,
+                str(connector) if isinstance(connector, str) else None,
+            ),
         )
+        if cur.rowcount == 1 and self._db.dialect.notify:
+            self._db.execute(self._db.dialect.notify)  # sent on COMMIT; repeats in one batch fold into one
         return cur.rowcount == 1
 
     # --- connector health (read-modify-write inside one operation, so instances agree) -----
@@ -272,7 +292,7 @@ class Transaction:
         cur = self._db.execute(
             "UPDATE outbox SET run_at = ?, updated_at = ? WHERE state = 'pending' AND run_at < ?"
             f" AND (locked_until IS NULL OR locked_until < ?) AND kind IN ({', '.join('?' * len(kind_list))})"
-            f" AND {_CONNECTOR_OF} = ?",
+            " AND connector = ?",
             (until, now, until, now, *kind_list, connector),
         )
         return cur.rowcount

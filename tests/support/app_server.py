@@ -14,6 +14,7 @@ import httpx
 import uvicorn
 
 from service.app import create_app
+from service.app_roles import Role
 from service.settings import Settings, build_settings
 from service.store import ConsentEvent, ContactRow, open_store
 from tests.support.relay import PASSWORD, USER, Relay
@@ -74,7 +75,10 @@ def base_config(database: str, public_url: str, nameserver: str, **sections: Any
 
 @asynccontextmanager
 async def serve(
-    configure: Callable[[str], Settings], host: str = "127.0.0.1", sock: socket.socket | None = None
+    configure: Callable[[str], Settings],
+    host: str = "127.0.0.1",
+    sock: socket.socket | None = None,
+    role: Role = "all",
 ) -> AsyncIterator[tuple[str, Settings]]:
     """The app on a loopback port, bound first so the settings' public URL (used in emailed
     links) is the real one. Pass ``sock`` to choose the port in advance (a service that is down,
@@ -83,7 +87,7 @@ async def serve(
     sock = sock or bound_socket(host)
     url = f"http://{host}:{sock.getsockname()[1]}"
     settings = configure(url)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, role), log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +15,7 @@ from service.settings import Settings
 from tests.fake_esps.mailchimp import FakeMailchimp
 from tests.fake_esps.server import Handler
 from tests.support.app_server import base_config, confirm, link_in, make_settings, wait_for
+from tests.support.db import rows
 from tests.support.relay import PASSWORD, USER, Relay
 
 OWNER = "owner@example.com"
@@ -106,17 +106,12 @@ async def sign_up_and_confirm(
         assert answer.status_code == 200, answer.text
 
 
-def db_path(db_url: str) -> str:
-    return db_url.removeprefix("sqlite:///")
-
-
 def jobs_of(db_url: str, kind: str) -> list[tuple[str, str | None, float, int]]:
     """(state, last_error, run_at, attempts) of every job of ``kind``, read beside the service."""
-    with sqlite3.connect(db_path(db_url), timeout=10) as db:
-        rows = db.execute(
-            "SELECT state, last_error, run_at, attempts FROM outbox WHERE kind = ? ORDER BY id", (kind,)
-        ).fetchall()
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    found = rows(
+        db_url, "SELECT state, last_error, run_at, attempts FROM outbox WHERE kind = ? ORDER BY id", (kind,)
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in found]
 
 
 def settled(db_url: str, kind: str, count: int) -> bool:

@@ -6,7 +6,6 @@ import asyncio
 import json
 import shutil
 import socket
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from service.jobs import CONFIRMATION_EMAIL
 from service.settings import Settings
 from tests.support.app_server import relay_settings, serve
+from tests.support.db import rows
 from tests.support.relay import Relay
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,15 +78,11 @@ async def serve_on(sock: socket.socket, settings: Settings) -> AsyncIterator[Non
 
 
 def confirmations_queued(db_url: str) -> int:
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as db:
-        row = db.execute("SELECT count(*) FROM outbox WHERE kind = ?", (CONFIRMATION_EMAIL,)).fetchone()
-    return int(row[0])
+    [(count,)] = rows(db_url, "SELECT count(*) FROM outbox WHERE kind = ?", (CONFIRMATION_EMAIL,))
+    return int(count)
 
 
 def signup_event(db_url: str) -> tuple[str | None, str | None]:
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as db:
-        row = db.execute(
-            "SELECT page_url, user_agent FROM consent_events WHERE event = 'signup' ORDER BY id"
-        ).fetchone()
-    assert row is not None
-    return row[0], row[1]
+    found = rows(db_url, "SELECT page_url, user_agent FROM consent_events WHERE event = 'signup' ORDER BY id")
+    assert found
+    return found[0][0], found[0][1]

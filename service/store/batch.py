@@ -1,0 +1,114 @@
+"""Group commit: operations that arrive together share one transaction and one COMMIT.
+
+Every write (a signup, a confirmation, a job's outcome) is an *operation*: a function of a
+:class:`Transaction`. Operations that arrive while a commit is under way join the next batch,
+which runs on a database thread, each operation inside its own savepoint, and ends in one
+COMMIT; a caller is answered only after that COMMIT. One operation failing rolls back only its
+own savepoint. On PostgreSQL, an operation that lost a race to another instance (a unique
+violation, a deadlock) is rolled back to its savepoint and run again, up to a few times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+from service.store.dialect import Connection
+from service.store.transaction import Transaction
+
+T = TypeVar("T")
+Operation = Callable[[Transaction], Any]
+Outcome = tuple[bool, Any]  # (True, result) or (False, the exception the operation raised)
+RETRIES = 5
+
+
+def _run_one(conn: Connection, tx: Transaction, operation: Operation) -> Outcome:
+    retry_on = conn.dialect.retry_on
+    for attempt in range(RETRIES):
+        conn.execute("SAVEPOINT op")
+        try:
+            result = operation(tx)
+        except retry_on as exc:
+            conn.execute("ROLLBACK TO SAVEPOINT op")
+            conn.execute("RELEASE SAVEPOINT op")
+            if attempt == RETRIES - 1:
+                return False, exc
+            continue
+        except Exception as exc:
+            conn.execute("ROLLBACK TO SAVEPOINT op")
+            conn.execute("RELEASE SAVEPOINT op")
+            return False, exc
+        conn.execute("RELEASE SAVEPOINT op")
+        return True, result
+    raise AssertionError("unreachable")
+
+
+def run_batch(conn: Connection, operations: list[Operation]) -> list[Outcome]:
+    """Run ``operations`` in one transaction on ``conn`` (a database thread); then COMMIT."""
+    tx = Transaction(conn)
+    conn.execute(conn.dialect.begin)
+    try:
+        outcomes = [_run_one(conn, tx, operation) for operation in operations]
+        conn.execute("COMMIT")
+    except BaseException:
+        try:
+            conn.execute("ROLLBACK")
+        except Exception:  # noqa: S110 (the connection itself may be gone; the first error is the one to report)
+            pass
+        raise
+    return outcomes
+
+
+class GroupCommit:
+    """Queues operations and runs them in batches with ``runner`` on ``executor``.
+
+    ``inflight`` batches may run at once (1 for SQLite's single writer; a few on PostgreSQL,
+    where one batch waiting on another instance's lock must not hold up every other write).
+    """
+
+    def __init__(
+        self, executor: Executor, runner: Callable[[list[Operation]], list[Outcome]], inflight: int = 1
+    ) -> None:
+        self._executor = executor
+        self._runner = runner
+        self._inflight = inflight
+        self._queue: list[tuple[Operation, asyncio.Future[Any]]] = []
+        self._active = 0  # flushers running; counted inside them, so none can end unseen
+        self._flushers: set[asyncio.Task[None]] = set()
+
+    async def submit(self, operation: Callable[[Transaction], T]) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((operation, future))
+        if self._active < self._inflight:
+            self._active += 1
+            task = asyncio.create_task(self._flush())
+            self._flushers.add(task)
+            task.add_done_callback(self._flushers.discard)
+        return await future
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    ops = [op for op, _ in batch]
+                    outcomes = await loop.run_in_executor(self._executor, self._runner, ops)
+                except Exception as exc:  # the COMMIT itself failed: nothing in the batch happened
+                    outcomes = [(False, exc)] * len(batch)
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._active -= 1
+
+    async def drain(self) -> None:
+        """Wait for every queued operation to be committed (or to fail)."""
+        while self._flushers:
+            await asyncio.gather(*self._flushers, return_exceptions=True)

@@ -1,0 +1,76 @@
+"""Instances sharing one PostgreSQL decide limits and budgets one after the other, like SQLite's
+single writer does: two stores on one database, many operations at once, exact counts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from service.errors import InputError
+from service.limits import allow_confirmation_email, check_request
+from service.settings import LimitSettings
+from service.store import Store, open_store
+from tests.support.postgres import Cluster
+
+LIMITS = LimitSettings(signups_per_ip_hour=20, signups_per_network_hour=1000, emails_per_address_day=1)
+
+
+async def _two_stores(url: str) -> tuple[Store, Store]:
+    return await open_store(url), await open_store(url)
+
+
+async def test_a_per_ip_limit_holds_across_two_instances(postgres: Cluster) -> None:
+    first, second = await _two_stores(postgres.new_database())
+    now = time.time()
+
+    async def signup(store: Store) -> bool:
+        try:
+            await store.write(lambda tx: check_request(tx, LIMITS, "news", "198.51.100.7", now))
+        except InputError as exc:
+            assert exc.status == 429
+            return False
+        return True
+
+    try:
+        outcomes = await asyncio.gather(*(signup(first if i % 2 else second) for i in range(60)))
+    finally:
+        await first.close()
+        await second.close()
+    assert outcomes.count(True) == 20
+
+
+async def test_an_address_budget_is_spent_once_across_two_instances(postgres: Cluster) -> None:
+    first, second = await _two_stores(postgres.new_database())
+    now = time.time()
+    try:
+        outcomes = await asyncio.gather(
+            *(
+                (first if i % 2 else second).write(
+                    lambda tx: allow_confirmation_email(tx, LIMITS, "victim", now)
+                )
+                for i in range(40)
+            )
+        )
+    finally:
+        await first.close()
+        await second.close()
+    assert outcomes.count(True) == 1
+
+
+async def test_one_contact_signed_up_on_two_instances_at_once_is_one_contact(postgres: Cluster) -> None:
+    first, second = await _two_stores(postgres.new_database())
+    now = time.time()
+
+    def upsert(tx: object) -> int:
+        from service.store import Transaction
+
+        assert isinstance(tx, Transaction)
+        found = tx.contact_by_email("news", "same@example.org")
+        return found.id if found else tx.insert_contact("news", "same@example.org", None, None, "en", now)
+
+    try:
+        ids = await asyncio.gather(*((first if i % 2 else second).write(upsert) for i in range(20)))
+    finally:
+        await first.close()
+        await second.close()
+    assert len(set(ids)) == 1
