@@ -24,7 +24,7 @@ from service.app import create_app
 from service.settings import build_settings
 from tests.support.app_server import SECRET, bound_socket
 
-OPERATIONS = 12
+OPERATIONS = 15
 EXAMPLES_PER_OPERATION = 150  # most operations reach it; healthz has nothing to vary
 
 
@@ -89,6 +89,9 @@ def test_the_schema_lists_every_public_path(live_url: str) -> None:
     assert {
         "/v1/verify",
         "/v1/forms/{form_id}/subscribe",
+        "/v1/forms/{form_id}/code",
+        "/v1/forms/{form_id}/status",
+        "/v1/forms/{form_id}/resend",
         "/v1/hooks/{form_id}",
         "/v1/contacts/{email}",
     } <= paths

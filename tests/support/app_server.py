@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import re
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from email.message import EmailMessage
@@ -79,15 +82,18 @@ async def serve(
     host: str = "127.0.0.1",
     sock: socket.socket | None = None,
     role: Role = "all",
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[tuple[str, Settings]]:
     """The app on a loopback port, bound first so the settings' public URL (used in emailed
     links) is the real one. Pass ``sock`` to choose the port in advance (a service that is down,
-    then up, at one URL)."""
+    then up, at one URL), ``clock`` to move its time on (tests.support.clock)."""
     own = sock is None
     sock = sock or bound_socket(host)
     url = f"http://{host}:{sock.getsockname()[1]}"
     settings = configure(url)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, role), log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, role, clock), log_level="warning", lifespan="on")
+    )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
@@ -126,6 +132,13 @@ def text_of(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert part is not None
     return str(part.get_content())
+
+
+def code_in(message: EmailMessage) -> str:
+    """The 6-digit code of a confirmation email (written "123 456")."""
+    found = re.search(r"(\d{3}) (\d{3})\s*$", text_of(message), re.MULTILINE)
+    assert found, text_of(message)
+    return found.group(1) + found.group(2)
 
 
 def link_in(message: EmailMessage, path: str) -> str:
@@ -174,6 +187,17 @@ def relay_settings(
         return make_settings(config, env)
 
     return configure
+
+
+def answer_shape(answer: httpx.Response) -> tuple[int, str, dict[str, Any], list[str], int]:
+    """What a subscribe answer shows a stranger, with its signup handle reduced to its form:
+    status, content type, body without the handle, the handle's keys, the length of its id.
+    Two answers with the same shape tell nothing apart (the handle is random each time)."""
+    body = dict(answer.json())
+    handle = body.pop("signup", None)
+    assert isinstance(handle, str), body
+    payload = json.loads(base64.urlsafe_b64decode(handle.split(".")[0] + "=="))
+    return answer.status_code, answer.headers["content-type"], body, sorted(payload), len(payload["t"])
 
 
 async def confirm(http: httpx.AsyncClient, link: str) -> httpx.Response:
