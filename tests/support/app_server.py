@@ -154,11 +154,13 @@ def relay_settings(
     ca_file: str,
     hook_url: str = "",
     extra_forms: dict[str, dict[str, Any]] | None = None,
+    connectors: dict[str, dict[str, Any]] | None = None,
     **form: object,
 ) -> Callable[[str], Settings]:
     """A service that sends through ``relay`` (STARTTLS + AUTH) and, given a URL, to a webhook.
 
-    ``form`` changes the ``newsletter`` form; ``extra_forms`` adds others.
+    ``form`` changes the ``newsletter`` form; ``extra_forms`` adds others; ``connectors`` adds
+    ``[connectors.NAME]`` tables.
     """
 
     def configure(url: str) -> Settings:
@@ -181,6 +183,7 @@ def relay_settings(
                 "main-list": {"kind": "webhook", "url": hook_url, "secret": "env:HOOK_SECRET"}
             }
             config["forms"]["newsletter"].update({"connector": "main-list", "welcome_email": True})
+        config.setdefault("connectors", {}).update(connectors or {})
         config["forms"]["newsletter"].update(form)
         config["forms"].update(extra_forms or {})
         env = {"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD, "HOOK_SECRET": HOOK_SECRET}
