@@ -115,7 +115,10 @@ def _sections(settings: Settings) -> Iterator[Section]:
         for language, strings in form.widget_strings.items():
             yield f"{name}.widget_strings.{language}", list(strings.items())
         for spec in form.fields:
-            shown = [(k, v) for k, v in _fields(spec, ("name", "labels")) if k != "choices" or v]
+            only = {"max_length": "text", "choices": "choice"}  # what the reader refuses elsewhere
+            shown = [
+                (k, v) for k, v in _fields(spec, ("name", "labels")) if only.get(k, spec.type) == spec.type
+            ]
             yield f"{name}.fields.{spec.name}", _labelled(shown, spec.labels)
         for entry in form.lists:
             shown = [(k, v) for k, v in _fields(entry, ("name", "labels")) if v != ""]
