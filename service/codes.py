@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -47,6 +48,8 @@ from service.tokens import Tokens
 
 if TYPE_CHECKING:
     from service.confirmation import Confirmations, Visit
+
+log = logging.getLogger("optin.codes")
 
 CODE_LENGTH = 6
 MAX_TRIES = 5
@@ -206,6 +209,8 @@ class SignupCodes:
             tx.lock(f"link:{name}")  # the same lock as the link's button: one of them confirms
             wait = _over_code_limits(tx, self.settings, visit.ip, now)
             if wait is not None:
+                # The network only: the log says where guessing comes from without keeping an address.
+                log.warning("too many wrong codes from %s: refused for %d s", network_of(visit.ip or ""), wait)
                 minutes = max(1, -(-wait // 60))
                 raise InputError(
                     f"too many wrong codes from your address; please try again in {minutes} minute(s)",
