@@ -13,6 +13,7 @@ from service.codes import CODE_LENGTH, public_answer
 from service.confirmation import Visit
 from service.connectors.status import connectors_health
 from service.errors import InputError
+from service.limits import MinuteCounter
 from service.signup import SignupRequest
 from service.verification.dnshealth import ResolverHealth, ResolverWatch
 from service.verification.http import verify_endpoint
@@ -92,16 +93,23 @@ async def code(request: Request) -> Response:
     return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+def _over(counter: MinuteCounter, request: Request) -> Response | None:
+    """A 429 when this client made too many of these cheap calls this minute (per instance)."""
+    wait = counter.hit(client_ip(request) or "-", time.time())
+    if wait is None:
+        return None
+    return JSONResponse(
+        {"error": f"too many checks from your address; try again in {wait} s"},
+        status_code=429,
+        headers={"Retry-After": str(wait)},
+    )
+
+
 async def signup_status(request: Request) -> Response:
     """POST /v1/forms/{form_id}/status: whether this signup was confirmed (in another tab, say)."""
     svc = services(request)
-    wait = svc.status_limit.hit(client_ip(request) or "-", time.time())
-    if wait is not None:
-        return JSONResponse(
-            {"error": f"too many checks from your address; try again in {wait} s"},
-            status_code=429,
-            headers={"Retry-After": str(wait)},
-        )
+    if refused := _over(svc.status_limit, request):
+        return refused
     try:
         form_id, data = await _signup_body(request)
     except InputError as exc:
@@ -172,12 +180,6 @@ async def health(request: Request) -> Response:
 
 async def verify(request: Request) -> Response:
     """POST /v1/verify behind a per-IP limit: each call may cost DNS lookups."""
-    svc = services(request)
-    wait = svc.verify_limit.hit(client_ip(request) or "-", time.time())
-    if wait is not None:
-        return JSONResponse(
-            {"error": f"too many checks from your address; try again in {wait} s"},
-            status_code=429,
-            headers={"Retry-After": str(wait)},
-        )
+    if refused := _over(services(request).verify_limit, request):
+        return refused
     return await verify_endpoint(request)
