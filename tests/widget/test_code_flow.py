@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 from playwright.async_api import expect
 
 from tests.support.app_server import code_in, link_in, stored, wait_for
 from tests.support.clock import Clock
 from tests.support.db import rows
 from tests.support.relay import Relay
-from tests.widget.test_browser import CONSENT, LABELS, Scene, axe_violations, scene
+from tests.widget.test_browser import ARTIFACTS, CONSENT, LABELS, ROOT, Scene, axe_violations, scene
 
 CODE_LABEL = "Enter the 6-digit code we sent you"
 SUBSCRIBED = "You're subscribed! Thank you."
@@ -143,3 +145,26 @@ async def test_a_link_confirmed_in_another_tab_shows_here(
         await expect(s.page.get_by_role("status")).to_have_text(SUBSCRIBED, timeout=15_000)
         await expect(s.page.get_by_label(CODE_LABEL)).to_be_hidden()
         assert await axe_violations(s.page) == []
+
+
+async def test_the_code_step_in_every_language_passes_axe(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with scene(starttls_relay, ca_file, db_url, nameserver) as s:
+        for lang in ("en", "fr", "es", "de"):
+            words = json.loads((ROOT / "widget" / "i18n" / f"{lang}.json").read_text())
+            await s.open(lang)
+            await s.email(lang).fill(f"{lang}@example.org")
+            await s.page.get_by_label(CONSENT).check()
+            await s.page.get_by_role("button", name=words["submit"]).click()
+            code = s.page.get_by_label(words["code_label"].replace("{n}", "6"))
+            await expect(code).to_be_focused()
+            address = f"{lang}@example.org"
+            [mail] = await wait_for(lambda a=address: starttls_relay.to(a), what="the email")  # type: ignore[misc]
+            await code.fill(wrong(code_in(mail)))
+            await s.page.get_by_role("button", name=words["code_submit"]).click()
+            wrong_code = words["code_wrong"].replace("{n}", "4")
+            await expect(code).to_have_accessible_description(wrong_code)
+            assert await axe_violations(s.page) == [], lang
+            await s.page.screenshot(path=str(ARTIFACTS / f"widget-code-{lang}.png"), full_page=True)
