@@ -210,7 +210,9 @@ class SignupCodes:
             wait = _over_code_limits(tx, self.settings, visit.ip, now)
             if wait is not None:
                 # The network only: the log says where guessing comes from without keeping an address.
-                log.warning("too many wrong codes from %s: refused for %d s", network_of(visit.ip or ""), wait)
+                log.warning(
+                    "too many wrong codes from %s: refused for %d s", network_of(visit.ip or ""), wait
+                )
                 minutes = max(1, -(-wait // 60))
                 raise InputError(
                     f"too many wrong codes from your address; please try again in {minutes} minute(s)",
