@@ -1,4 +1,4 @@
--- 0004: confirming with a code, custom fields and list choice. A confirmation email now carries a
+-- 0008: confirming with a code, custom fields and list choice. A confirmation email now carries a
 -- 6-digit code beside its link: only a keyed hash of it is kept (NULL for emails without one), with
 -- the wrong tries made so far. A contact keeps its custom and campaign fields, and the lists it
 -- chose, as JSON (NULL: none).
