@@ -28,8 +28,9 @@ TABLES = (
     "rate_hits",
     "rate_buckets",
     "erasures",
+    "data_access",
 )
-WITH_IDS = ("contacts", "consent_events", "link_events", "outbox")
+WITH_IDS = ("contacts", "consent_events", "link_events", "outbox", "data_access")
 CHUNK = 1000
 _ORDER = {"confirmations": "token_id", "kv": "key", "once_keys": "key", "connector_health": "connector",
           "rate_hits": "key, at", "rate_buckets": "key, bucket", "erasures": "address_hash"}  # fmt: skip
