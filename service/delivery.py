@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from email.utils import parseaddr
 
-from service import jobs
+from service import jobs, metrics
 from service.alerts import alert_email
 from service.connectors.base import Connector
 from service.connectors.status import HealthBook, describe
@@ -93,7 +93,7 @@ class Delivery:
             expires_days=round(self.settings.server.token_max_age_days),
             message_id=str(job.payload["message_id"]),
         )
-        reply = await self.mailer.send(message, contact.email)
+        reply = metrics.email_sent(job.kind, await self.mailer.send(message, contact.email))
         # The ledger proves which email asked for consent: its Message-ID, when the relay took it.
         sent = ConsentEvent(
             "confirmation_email_sent", time.time(), detail=f"message_id={message['Message-ID']}"
@@ -116,7 +116,7 @@ class Delivery:
             unsubscribe_url=url,
             message_id=str(job.payload["message_id"]),
         )
-        return await self.mailer.send(message, contact.email)
+        return metrics.email_sent(job.kind, await self.mailer.send(message, contact.email))
 
     async def _alert(self, job: Job) -> str:
         owner = self.settings.server.owner_email
@@ -137,4 +137,4 @@ class Delivery:
             public_url=self.settings.server.public_url,
             message_id=str(job.payload["message_id"]),
         )
-        return await self.mailer.send(message, parseaddr(owner)[1] or owner)
+        return metrics.email_sent(job.kind, await self.mailer.send(message, parseaddr(owner)[1] or owner))

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from service import metrics
 from service.verification.verdict import Policy
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ async def verify_endpoint(request: Request) -> Response:
             log.error("app.state.verifier is not set: POST /v1/verify cannot work")
             return _error(503, "Address verification is not available right now.")
         verdict = await verifier.verify(email, policy)
+        metrics.verdict(verdict.decision, "verify")
         return JSONResponse(verdict.to_json(), headers={"Cache-Control": "no-store"})
     except Exception:
         log.exception("POST /v1/verify failed")
