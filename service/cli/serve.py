@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from typing import Any
 
 from service.app_roles import ROLES
@@ -56,15 +57,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     asyncio.run(_open_database(settings))
     host = args.host or settings.server.host
     port = args.port or settings.server.port
-    configure_logging()
-    print(
+    configure_logging(log_format=settings.server.log_format)
+    # With JSON logs every line a collector reads must be JSON: these lines are log records then.
+    say = logging.getLogger("optin").info if settings.server.log_format == "json" else print
+    say(
         f"optin ({settings.server.environment}, role {args.role}) on http://{host}:{port}"
         f" — settings: {settings.source}"
     )
     if settings.uses_dev_mail_catcher:
-        print(f"No SMTP relay configured: mail is caught and shown at {settings.server.public_url}/dev/mail")
+        say(f"No SMTP relay configured: mail is caught and shown at {settings.server.public_url}/dev/mail")
     if settings.server.development:
-        print(f"The demo form: {settings.server.public_url}/")
+        say(f"The demo form: {settings.server.public_url}/")
     uvicorn.run(
         create_app(settings, args.role),
         host=host,
