@@ -15,6 +15,7 @@ from service.alerts import alert_email
 from service.connectors.base import Connector
 from service.connectors.status import HealthBook, describe
 from service.connectors.sync import ListSync
+from service.digest import send_digest
 from service.errors import DeliveryError
 from service.mail import Mailer
 from service.mail.compose import confirmation_email, welcome_email
@@ -63,6 +64,8 @@ class Delivery:
     async def run(self, job: Job) -> str:
         if job.kind == jobs.ALERT_EMAIL:
             return await self._alert(job)
+        if job.kind == jobs.DIGEST_EMAIL:
+            return metrics.email_sent(job.kind, await send_digest(self, job))
         contact = await self.store.contact(int(job.payload["contact_id"]))
         if contact is None:
             return "the contact no longer exists; nothing to do"
