@@ -16,15 +16,14 @@ import functools
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TypeVar
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from service.errors import InputError
 from service.ledger import link_actor
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
 ANTIBOT_FIELDS = frozenset({"optin_hp", "optin_ts", "altcha"})
 SIGNUP_OUTCOMES = ("accepted", "duplicate", "address", "no_consent", "antibot", "rate_limited", "invalid")
 EMAIL_OUTCOMES = ("sent", "retried", "dead")
@@ -212,8 +211,9 @@ def outbox_gauges(pending: int, dead: int, oldest_due_at: float | None, now: flo
     return [jobs, age]
 
 
-def exposition(multiproc_dir: str, gauges: Iterable[Metric]) -> bytes:
-    """The text a scrape gets: every process's counters (or this one's), and ``gauges``."""
+def exposition(multiproc_dir: str, gauges: Iterable[Metric], accept: str = "") -> tuple[bytes, str]:
+    """What a scrape gets, in the format its Accept header asks for (Prometheus text, or
+    OpenMetrics): every process's counters (or this one's), and ``gauges``; and its media type."""
     registry = CollectorRegistry(auto_describe=False)
     if multiproc_dir:
         from prometheus_client import multiprocess
@@ -222,4 +222,5 @@ def exposition(multiproc_dir: str, gauges: Iterable[Metric]) -> bytes:
     else:
         registry.register(_ThisProcess())
     registry.register(_Snapshot(gauges))
-    return generate_latest(registry)
+    encode, media_type = choose_encoder(accept)
+    return encode(registry), media_type

@@ -33,12 +33,13 @@ def readable_by_key(svc: Services) -> bool:
     return any(k.scopes & {"metrics", "admin"} for k in svc.settings.admin_keys)
 
 
-async def scrape(svc: Services) -> Response:
+async def scrape(svc: Services, request: Request) -> Response:
     now = time.time()
     depth = await svc.reports.outbox_depth(now)
     gauges = metrics.outbox_gauges(depth.pending, depth.dead, depth.oldest_due_at, now)
-    body = metrics.exposition(svc.settings.admin.metrics_multiproc_dir, gauges)
-    return Response(body, media_type=metrics.CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+    accept = request.headers.get("accept", "")
+    body, media_type = metrics.exposition(svc.settings.admin.metrics_multiproc_dir, gauges, accept)
+    return Response(body, headers={"Content-Type": media_type, "Cache-Control": "no-store"})
 
 
 async def with_key(request: Request) -> Response:
@@ -56,11 +57,11 @@ async def with_key(request: Request) -> Response:
             status_code=exc.status,
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
-    return await scrape(svc)
+    return await scrape(svc, request)
 
 
 async def without_key(request: Request) -> Response:
-    return await scrape(request.app.state.services)
+    return await scrape(request.app.state.services, request)
 
 
 def _bind(address: str) -> socket.socket | None:
