@@ -130,7 +130,7 @@ async def test_metrics_add_up_every_process_in_multiprocess_mode(
                 json.dumps({"form": "newsletter", "outcome": "accepted"}, sort_keys=True),
             )
             for url in (web.url, worker.url):  # each process reports the other's counts too
-                found = await wait_for(lambda u=url: scraped(u), what="a scrape")
+                found = await scraped(url)
                 assert found[sent] == 1 and found[signup] == 1, url
     finally:
         for instance in (web, worker):
