@@ -130,8 +130,12 @@ async def test_metrics_add_up_every_process_in_multiprocess_mode(
                 json.dumps({"form": "newsletter", "outcome": "accepted"}, sort_keys=True),
             )
             for url in (web.url, worker.url):  # each process reports the other's counts too
-                found = await scraped(url)
-                assert found[sent] == 1 and found[signup] == 1, url
+
+                async def both_counted(where: str = url) -> bool:
+                    found = await scraped(where)
+                    return found.get(sent) == 1 and found.get(signup) == 1
+
+                await wait_for(both_counted, what=f"both counts in {url}/metrics")
     finally:
         for instance in (web, worker):
             await instance.stop()
