@@ -35,7 +35,8 @@ def with_admin(
 
     def wrapped(url: str) -> Settings:
         base = configure(url)
-        section = make_settings({"admin": {"keys": key_settings(*keys), **admin}}, {})
+        server = {"owner_email": base.server.owner_email}
+        section = make_settings({"server": server, "admin": {"keys": key_settings(*keys), **admin}}, {})
         return replace(base, admin_keys=section.admin_keys, admin=section.admin)
 
     return wrapped
