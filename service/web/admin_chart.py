@@ -41,7 +41,7 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], title: str, desc
     def x(i: int) -> float:
         return LEFT + (plot_w * i / (count - 1) if count > 1 else plot_w / 2)
 
-    def y(v: int) -> float:
+    def y(v: float) -> float:
         return TOP + plot_h * (1 - v / top)
 
     parts = [
@@ -70,25 +70,5 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], title: str, desc
                 f'<circle class="dot {escape(s.css)}" cx="{x(i):.1f}" cy="{y(v):.1f}" r="3"/>'
                 for i, v in enumerate(s.values)
             )
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 - every text in it is escaped above
-
-
-def funnel_bars(stages: Sequence[tuple[str, int]], title: str) -> Markup:
-    """Horizontal bars, one per stage, as wide as its share of the first stage."""
-    row, gap, label_w = 26, 8, 200
-    height = len(stages) * (row + gap)
-    first = max(stages[0][1], 1) if stages else 1
-    parts = [
-        f'<svg class="funnel" viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="funnel-title"'
-        ' xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="funnel-title">{escape(title)}</title>',
-    ]
-    for i, (label, value) in enumerate(stages):
-        top = i * (row + gap)
-        width = (WIDTH - label_w - 70) * value / first
-        parts.append(f'<text class="axis" x="0" y="{top + 18}">{escape(label)}</text>')
-        parts.append(f'<rect class="bar" x="{label_w}" y="{top}" width="{width:.1f}" height="{row}" rx="3"/>')
-        parts.append(f'<text class="axis" x="{label_w + width + 6:.1f}" y="{top + 18}">{value}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text in it is escaped above

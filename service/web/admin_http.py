@@ -43,6 +43,11 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+def utc(iso: str | None) -> str:
+    """An ISO time from an export (``…T…+00:00``) as the pages show times."""
+    return iso.replace("T", " ").replace("+00:00", " UTC") if iso else "—"
+
+
 def percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f} %" if whole else "—"
 
@@ -72,6 +77,7 @@ def render(
         when=when,
         duration=duration,
         percent=percent,
+        utc=utc,
         lang_query=f"lang={lang}" if "lang" in request.query_params else "",
         **context,
     )
@@ -83,8 +89,10 @@ def refuse(request: Request, status: int, message: str) -> HTMLResponse:
 
 
 def same_origin(request: Request, settings: Settings) -> bool:
+    """A browser names the page a POST comes from; another site's page is refused. "null" is what
+    it sends under our ``Referrer-Policy: no-referrer`` (the CSRF token does the real work)."""
     origin = request.headers.get("origin")
-    return origin is None or origin == settings.server.origin
+    return origin in (None, "null", settings.server.origin)
 
 
 def admin_page(what: str) -> Callable[[Handler], Handler]:

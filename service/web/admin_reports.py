@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from service.connectors.status import connectors_health
 from service.store.reports import DAY, DayCounts, FunnelRow
-from service.web.admin_chart import Series, funnel_bars, line_chart
+from service.web.admin_chart import Series, line_chart
 from service.web.admin_http import admin_page, language, render
 from service.web.context import services
 
@@ -156,12 +156,10 @@ def funnels(
 @admin_page("funnel")
 async def funnel(request: Request) -> Response:
     svc = services(request)
-    t = svc.renderer.strings(language(request))
     period = Period.of(request, time.time())
     rows = await svc.reports.funnel(period.since, period.until)
     builtin = {f.id for f in svc.settings.forms.values() if f.connector == "builtin"}
     total, by_form, by_domain = funnels(rows, builtin)
-    bars = funnel_bars([(t[f"admin_stage_{s}"], total.counts[s]) for s in STAGES], t["admin_funnel_chart"])
     return render(
         request,
         "admin/funnel.html",
@@ -173,6 +171,5 @@ async def funnel(request: Request) -> Response:
         total=total,
         by_form=by_form,
         by_domain=by_domain,
-        bars=bars,
         retention_days=svc.settings.server.retention_days,
     )
