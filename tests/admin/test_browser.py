@@ -158,7 +158,7 @@ async def test_sign_in_every_page_retry_and_erase(
             await page.get_by_role("button", name="Export as JSON").click()
         saved = tmp_path / "optin-contact.json"
         await (await download.value).save_as(saved)
-        exported = saved.read_text()  # noqa: ASYNC240 - a small file the test just saved
+        exported = saved.read_text()
         assert '"email": "ann@gmail.com"' in exported and '"consent_ledger"' in exported
         await page.get_by_role("button", name="Erase…").click()
         await expect(page.get_by_role("heading", name="Erase this person's data?")).to_be_visible()
