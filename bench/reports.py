@@ -3,8 +3,9 @@
 Fills a fresh database with ``--contacts`` contacts spread over 90 days, three forms and twenty
 recipient domains, with what the service would have written for them: the ledger's signup and
 confirmation_email_sent events, a confirmation link each, link events (a person's GET and POST
-for those who confirmed, a scanner's HEAD and POST for some others), confirmations, and a done
-upsert job per confirmed contact. Then times each report for 7, 30 and 90 days.
+for those who confirmed, a scanner's HEAD and POST for some others), confirmations, a done upsert
+job per confirmed contact, and the funnel columns the store keeps on each contact from those.
+Then times each report for 7, 30 and 90 days.
 
     .venv/bin/python -m bench.reports                       # SQLite, 1,000,000 contacts
     .venv/bin/python -m bench.reports --database postgresql://…/bench --contacts 200000
@@ -40,15 +41,14 @@ def rows(count: int, now: float, rng: random.Random) -> Iterator[dict[str, list[
         created = now - rng.random() * 90 * DAY
         confirmed = created + rng.expovariate(1 / 1800) if rng.random() < 0.6 else None
         form = FORMS[i % len(FORMS)]
-        status = "confirmed" if confirmed else "pending"
-        batch["contacts"].append(
-            (i, form, f"user{i}@{rng.choice(DOMAINS)}", "en", status, created, created, confirmed)
-        )
-        batch["events"].append((i, "signup", created))
-        if rng.random() < 0.95:
-            batch["events"].append((i, "confirmation_email_sent", created + 2))
+        domain = rng.choice(DOMAINS)
+        emailed = created + 2 if rng.random() < 0.95 else None
         token = f"t{i}"
+        batch["events"].append((i, "signup", created))
+        if emailed:
+            batch["events"].append((i, "confirmation_email_sent", emailed))
         batch["links"].append((token, i, created, confirmed))
+        seen = None
         if confirmed:
             batch["clicks"] += [
                 (token, confirmed - 5, "GET", "shown"),
@@ -57,11 +57,30 @@ def rows(count: int, now: float, rng: random.Random) -> Iterator[dict[str, list[
             batch["jobs"].append(
                 ("connector_upsert", f"upsert:{i}", "{}", "done", 1, confirmed, confirmed, i, form)
             )
+            seen = 3
         elif rng.random() < 0.2:
             batch["clicks"] += [
                 (token, created + 60, "HEAD", "shown"),
                 (token, created + 61, "POST", "missing_nonce"),
             ]
+            seen = 2
+        status = "confirmed" if confirmed else "pending"
+        batch["contacts"].append(
+            (
+                i,
+                form,
+                f"user{i}@{domain}",
+                "en",
+                status,
+                created,
+                created,
+                confirmed,
+                domain,
+                emailed,
+                seen,
+                confirmed,
+            )
+        )
         if i % CHUNK == 0 or i == count:
             yield batch
             batch = {k: [] for k in batch}
@@ -74,8 +93,8 @@ def fill(url: str, count: int, now: float) -> None:
         conn.execute(conn.dialect.begin)
         for batch in rows(count, now, rng):
             conn.executemany(
-                "INSERT INTO contacts (id, form_id, email, language, status, created_at, updated_at, confirmed_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO contacts (id, form_id, email, language, status, created_at, updated_at, confirmed_at,"
+                " email_domain, emailed_at, link_seen, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 batch["contacts"],
             )
             conn.executemany(

@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from service.store import ConsentEvent
+from service.store.records import link_actor
+
+__all__ = ["iso", "latest", "link_actor", "moment"]
 
 
 def latest(events: Sequence[ConsentEvent], kind: str) -> ConsentEvent | None:
@@ -20,14 +23,3 @@ def moment(stamp: float | None) -> datetime | None:
 def iso(stamp: float | None) -> str | None:
     when = moment(stamp)
     return when.isoformat(timespec="seconds") if when else None
-
-
-def link_actor(method: str, outcome: str) -> str:
-    """Who was at a confirmation link, from what its page recorded: ``person`` (pressed the
-    button with the page's nonce, after the dwell time), ``scanner`` (HEAD, or a press without
-    the nonce or too fast), or ``page_view`` (a GET: a person or a scanner)."""
-    if method == "POST" and outcome in ("confirmed", "already_confirmed"):
-        return "person"
-    if method == "HEAD" or (method == "POST" and outcome in ("missing_nonce", "bad_nonce", "too_fast")):
-        return "scanner"
-    return "page_view" if method == "GET" else "other"
