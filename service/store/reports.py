@@ -1,6 +1,6 @@
 """The cockpit's aggregates: activity per day, the confirmation funnel, the outbox's depth.
 
-Every query reads a time range through an index (migration 0004): counting a day's signups,
+Every query reads a time range through an index (migration 0007): counting a day's signups,
 confirmations or unsubscribes touches only that range of the index, never the table, so the
 pages stay quick on a million contacts. On SQLite the reports read on a connection and thread
 of their own (WAL lets a reader run beside the writer), so a long report never holds up a
@@ -102,7 +102,7 @@ def _median_confirm(db: Reader, since: float, until: float, form_id: str | None)
 
 
 def _funnel(db: Reader, since: float, until: float) -> list[FunnelRow]:
-    # Each contact row says how far it went (migration 0004, kept by the store's writes): one
+    # Each contact row says how far it went (migration 0007, kept by the store's writes): one
     # index-only pass over the period.
     rows = db.execute(
         "SELECT form_id, email_domain, count(*), count(emailed_at), count(link_seen),"

@@ -1,4 +1,4 @@
--- 0004: the owner's cockpit. Every view, export and erasure of a person's data in the admin is
+-- 0007: the owner's cockpit. Every view, export and erasure of a person's data in the admin is
 -- recorded (who, what, when); the address is kept only as its keyed hash, so the record
 -- outlives an erasure without keeping the address. The reports read time ranges of up to a
 -- million contacts: each time column gets an index that answers its per-day, per-form counts
