@@ -18,6 +18,7 @@ from service.connectors.sync import ListSync
 from service.errors import DeliveryError
 from service.mail import Mailer
 from service.mail.compose import confirmation_email, welcome_email
+from service.mail.identity import MailIdentity, identity_for
 from service.outbox import BatchGroup, Outcome
 from service.render import Renderer
 from service.settings import Settings
@@ -42,7 +43,7 @@ class Delivery:
         self.connectors = connectors
         self.renderer = renderer
         self.tokens = tokens
-        self.health = HealthBook(store, settings.server.owner_email, settings.smtp.sender)
+        self.health = HealthBook(store, settings.server.owner_email, settings.smtp.alerts_from)
         self.lists = ListSync(store, connectors, settings.outbox, self.health)
 
     def lane(self, job: Job) -> tuple[str, int]:
@@ -78,6 +79,10 @@ class Delivery:
         form = self.settings.forms.get(contact.form_id)
         return form.title_in(contact.language) if form else contact.form_id
 
+    def _identity(self, contact: ContactRow) -> MailIdentity:
+        form = self.settings.forms.get(contact.form_id)
+        return identity_for(form, contact.form_id, self._form_title(contact), self.settings.smtp.sender)
+
     async def _confirmation(self, job: Job, contact: ContactRow) -> str:
         if contact.status != "pending":
             return f"not sent: the contact is already {contact.status}"
@@ -92,6 +97,7 @@ class Delivery:
             confirm_url=url,
             expires_days=round(self.settings.server.token_max_age_days),
             message_id=str(job.payload["message_id"]),
+            identity=self._identity(contact),
         )
         reply = await self.mailer.send(message, contact.email)
         # The ledger proves which email asked for consent: its Message-ID, when the relay took it.
@@ -115,6 +121,7 @@ class Delivery:
             first_name=contact.first_name,
             unsubscribe_url=url,
             message_id=str(job.payload["message_id"]),
+            identity=self._identity(contact),
         )
         return await self.mailer.send(message, contact.email)
 
@@ -125,9 +132,10 @@ class Delivery:
         name = str(job.payload["connector"])
         rows = {h.connector: h for h in await self.store.connector_healths()}
         status = describe(rows.get(name) or ConnectorHealth(name), float(job.payload["at"]))
+        sender = self.settings.smtp.alerts_from
         message = alert_email(
             self.renderer,
-            sender=self.settings.smtp.sender,
+            sender=sender,
             to=owner,
             connector=name,
             reason=str(job.payload["reason"]),
@@ -137,4 +145,4 @@ class Delivery:
             public_url=self.settings.server.public_url,
             message_id=str(job.payload["message_id"]),
         )
-        return await self.mailer.send(message, parseaddr(owner)[1] or owner)
+        return await self.mailer.send(message, parseaddr(owner)[1] or owner, sender=sender)
