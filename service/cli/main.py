@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Iterator, Sequence
 
-from service.cli import admin_key, check_config, data, outbox, serve, smtp_test
+from service.cli import admin_key, check_config, data, dkim_keygen, doctor, outbox, preview, serve, smtp_test
 from service.cli.common import CONFIG_HELP, optin_version, quiet_broken_pipe, report
 from service.connectors.cli import add_parser as add_connectors
 from service.errors import ConfigError, StoreError
@@ -31,7 +31,7 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     top.add_argument("--version", action="version", version=f"optin {optin_version()}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, check_config, smtp_test, outbox, data, admin_key):
+    for module in (serve, check_config, smtp_test, doctor, dkim_keygen, preview, outbox, data, admin_key):
         module.add_parser(sub)
     add_verify(sub)
     add_connectors(sub)

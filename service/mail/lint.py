@@ -340,7 +340,7 @@ def _cta_findings(scan: _HtmlScan, ctx: LintContext, unsubscribe_url: str | None
             Finding(
                 "html",
                 "action-verb",
-                f"the button says {button.text!r}: start from an action verb"
+                f"the button says {button.text!r}: use an action verb"
                 f" ({', '.join(verbs[:3])}…) so the reader knows what pressing it does",
                 STRUCTURE_WEIGHT,
             )

@@ -53,6 +53,17 @@ def routes_for(settings: SmtpSettings, auto_order: Sequence[tuple[int, Mode]] = 
     return [Route(settings.port, "tls" if settings.port == 465 else "starttls")]
 
 
+def wire_bytes(message: EmailMessage, signer: DkimSigner | None, *, utf8: bool, eight_bit: bool) -> bytes:
+    """The message as it goes on the wire, DKIM-signed when a key is configured.
+
+    Signed mail is sent 7-bit clean (quoted-printable or base64 bodies): a hop that would
+    re-encode an 8-bit body for a server without 8BITMIME would break the body hash.
+    """
+    if signer is None:
+        return flatten_message(message, utf8=utf8, cte_type="8bit" if eight_bit else "7bit")
+    return signer.sign(flatten_message(message, utf8=utf8, cte_type="7bit"))
+
+
 class _CannotConnect(Exception):
     """This route does not work at all; in auto mode the next one is tried."""
 
@@ -164,16 +175,6 @@ class SmtpMailer:
         else:
             client.close()
 
-    def _wire_bytes(self, message: EmailMessage, utf8: bool, eight_bit: bool) -> bytes:
-        """The message as it goes on the wire, DKIM-signed when a key is configured.
-
-        Signed mail is sent 7-bit clean (quoted-printable or base64 bodies): a hop that would
-        re-encode an 8-bit body for a server without 8BITMIME would break the body hash.
-        """
-        if self.signer is None:
-            return flatten_message(message, utf8=utf8, cte_type="8bit" if eight_bit else "7bit")
-        return self.signer.sign(flatten_message(message, utf8=utf8, cte_type="7bit"))
-
     async def _deliver(
         self,
         route: Route,
@@ -200,7 +201,9 @@ class SmtpMailer:
                 eight_bit = self.signer is None and client.supports_extension("8bitmime")
                 if eight_bit:
                     options.append("BODY=8BITMIME")
-                raw = self._wire_bytes(addressed_to(message, envelope.recipient), utf8, eight_bit)
+                raw = wire_bytes(
+                    addressed_to(message, envelope.recipient), self.signer, utf8=utf8, eight_bit=eight_bit
+                )
                 errors, reply = await client.sendmail(
                     envelope.sender, [envelope.recipient], raw, mail_options=options
                 )
