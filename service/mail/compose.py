@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
 from service.errors import MailError
+from service.mail.headers import MAIL_POLICY
 from service.mail.identity import MailIdentity, identity_for
 from service.render import Renderer
 from service.verification.transit import transit_problem
@@ -40,7 +41,7 @@ def _base(sender: str, to: str, subject: str, message_id: str) -> EmailMessage:
     problem = transit_problem(to.rpartition("@")[0], to)
     if problem is not None:
         raise MailError(f"not sent: {_UNSENDABLE[problem[0]]}; it cannot be sent as stored", permanent=True)
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject

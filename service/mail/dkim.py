@@ -20,7 +20,7 @@ from email.utils import parseaddr
 from typing import Literal
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 Algorithm = Literal["rsa", "ed25519"]
 MIN_RSA_BITS = 1024  # RFC 8301: verifiers must refuse shorter keys
@@ -86,9 +86,13 @@ def _from_private(private: object) -> DkimKey:
             serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
         )
         return DkimKey("ed25519", 256, base64.b64encode(raw_public).decode(), base64.b64encode(seed))
-    kinds = {"EllipticCurve": "an elliptic-curve (ECDSA)", "DSA": "a DSA", "Ed448": "an Ed448", "DH": "a DH"}
-    name = next((k for k in kinds if k in type(private).__name__), "")
-    raise ValueError(f"is {kinds.get(name, 'another kind of')} key: DKIM signs with RSA or Ed25519 keys only")
+    kinds = (
+        (ec.EllipticCurvePrivateKey, "an elliptic-curve (ECDSA)"),
+        (dsa.DSAPrivateKey, "a DSA"),
+        (ed448.Ed448PrivateKey, "an Ed448"),
+    )
+    kind = next((words for cls, words in kinds if isinstance(private, cls)), "another kind of")
+    raise ValueError(f"is {kind} key: DKIM signs with RSA or Ed25519 keys only")
 
 
 def load_key(text: str) -> DkimKey:

@@ -33,10 +33,10 @@ def identity_for(form: FormSettings | None, form_id: str, list_title: str, sende
     site = domain
     if form is not None and form.allowed_origins:
         site = urlsplit(form.allowed_origins[0]).hostname or domain
-    # The phrase is quoted so any title (commas, colons, non-ASCII) stays one phrase.
-    title = list_title.replace("\\", "").replace('"', "'")
+    # RFC 2919's phrase: an ASCII title quoted (commas, colons stay one phrase); another is
+    # left bare for the email library to write as RFC 2047 encoded words (never inside quotes).
+    title = " ".join(re.sub(r'["\\<>]', "", list_title).split()) or form_id
+    phrase = f'"{title}"' if title.isascii() else title
     return MailIdentity(
-        sender_name=name or domain,
-        site=site,
-        list_id=f'"{title}" <{_label(form_id)}.{domain}>',
+        sender_name=name or domain, site=site, list_id=f"{phrase} <{_label(form_id)}.{domain}>"
     )
