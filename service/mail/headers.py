@@ -18,8 +18,8 @@ MAX_LINE = 998
 
 
 class _WholeHeader(UnstructuredHeader):
-    def fold(self, *, policy: Policy) -> str:  # type: ignore[override]
-        line = f"{self.name}: {self}"  # type: ignore[attr-defined]
+    def fold(self, *, policy: Policy) -> str:
+        line = f"{self.name}: {self}"  # type: ignore[attr-defined]  # BaseHeader, mixed in by the registry
         if not line.isascii() or "\r" in line or "\n" in line or len(line) > MAX_LINE:
             return str(super().fold(policy=policy))  # type: ignore[misc]
         return line + str(policy.linesep)
@@ -28,7 +28,7 @@ class _WholeHeader(UnstructuredHeader):
 def _registry() -> HeaderRegistry:
     registry = HeaderRegistry()
     for name in KEPT_WHOLE:
-        registry.map_to_type(name, _WholeHeader)
+        registry.map_to_type(name, _WholeHeader)  # type: ignore[arg-type]  # typeshed: BaseHeader only
     return registry
 
 
