@@ -76,7 +76,8 @@ def evaluate(lookup: Dns, ip: str, domain: str) -> tuple[str, str, int]:
     """pyspf's result for mail from ``postmaster@domain`` sent from ``ip``: (result, why, lookups)."""
     query = _Query(lookup, i=ip, s=f"postmaster@{domain}", h=domain, timeout=lookup.resolver.lifetime)
     result, _code, explanation = query.check()
-    return str(result), str(explanation), int(query.lookups)
+    why = str(explanation).removeprefix("SPF Permanent Error: ").removeprefix("SPF Temporary Error: ")
+    return str(result), why, int(query.lookups)
 
 
 def records(lookup: Dns, domain: str) -> tuple[list[str], str]:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
+import uvicorn
 
+from service.app import create_app
 from service.deliverability.dns import Dns
+from service.settings import Settings
 from service.verification.config import VerifierConfig
-from tests.verification.dnszone import ZoneKey, dkim_test_keys
+from tests.support.app_server import bound_socket
+from tests.verification.dnszone import SIGNUP_HOST, ZoneKey, dkim_test_keys
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +47,33 @@ def dkim_txt(zone_dns: Dns) -> Any:
         return answer.records[0].encode() if answer.records else None
 
     return txt
+
+
+@asynccontextmanager
+async def serve_https(
+    configure: Callable[[str], Settings], ca: trustme.CA, tmp_path: Path, host: str = SIGNUP_HOST
+) -> AsyncIterator[tuple[str, Settings]]:
+    """The app over HTTPS on a loopback port, its public URL naming ``host`` (which the test zone
+    resolves to 127.0.0.1), with a certificate from the test CA for the hosts the tests use."""
+    pem = tmp_path / "site.pem"
+    ca.issue_cert(SIGNUP_HOST, "signup.elsewhere-links.com").private_key_and_cert_chain_pem.write_to_path(
+        str(pem)
+    )
+    sock = bound_socket()
+    url = f"https://{host}:{sock.getsockname()[1]}"
+    settings = configure(url)
+    config = uvicorn.Config(
+        create_app(settings), log_level="warning", lifespan="on", ssl_certfile=str(pem), ssl_keyfile=str(pem)
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        yield url, settings
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

@@ -101,7 +101,7 @@ def deliverability_zone() -> dict[str, list[str]]:
     )
     zone.update(_sender_domain("sender-plus-all.com", spf=['TXT "v=spf1 ip4:127.0.0.1 +all"']))
     zone.update(
-        _sender_domain("sender-spf-lookups.com", spf=[f'TXT "v=spf1 {" ".join(lookups)} ip4:127.0.0.1 -all"'])
+        _sender_domain("sender-spf-lookups.com", spf=[_txt(f"v=spf1 {' '.join(lookups)} ip4:127.0.0.1 -all")])
     )
     zone.update(
         {f"i{n}.sender-spf-lookups.com": ['TXT "v=spf1 ip4:203.0.113.99 -all"'] for n in range(1, 12)}
