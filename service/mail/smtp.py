@@ -274,11 +274,17 @@ def _classify(exc: BaseException, host: str) -> MailError:
         codes = [r.code for r in exc.recipients]
         detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
         return MailError(
-            f"the relay refused the recipient: {detail}", code=codes[0], permanent=min(codes) >= 500
+            f"the relay refused the recipient: {detail}",
+            code=codes[0],
+            permanent=min(codes) >= 500,
+            in_transaction=True,
         )
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return MailError(
-            f"the relay {host} answered {exc.code} {exc.message}", code=exc.code, permanent=exc.code >= 500
+            f"the relay {host} answered {exc.code} {exc.message}",
+            code=exc.code,
+            permanent=exc.code >= 500,
+            in_transaction=True,
         )
     if isinstance(exc, TimeoutError | aiosmtplib.SMTPTimeoutError):
         # The relay may have accepted the message before timing out; the retry reuses the
