@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import dkim
 
 from service.deliverability.dns import Dns
+from service.mail.preview import render_preview
+from service.mail.smtp import SmtpMailer
+from service.render import Renderer
+from service.settings import load_settings
+from service.tokens import Tokens
 from tests.deliverability.conftest import dkim_txt
 from tests.deliverability.test_dkim import SENDER
 from tests.support.app_server import SECRET
@@ -87,3 +93,24 @@ async def test_send_to_says_what_the_relay_refused(
         "--config", config, "smtp-test", "--send-to", "x@example.org", env={"PW": "wrong"}
     )
     assert code == 1 and "Not sending to x@example.org: the relay does not work as configured." in out
+
+
+async def test_the_owners_alerts_come_from_their_own_address(
+    tmp_path: Path, starttls_relay: Relay, ca_file: str, key_file: Path, zone_dns: Dns
+) -> None:
+    relay = starttls_relay
+    settings = load_settings(relay_config(tmp_path, relay, ca_file, key_file), {"PW": PASSWORD})
+    smtp = replace(settings.smtp, alerts_sender="optin alerts <ops@sender-ok.com>")
+    settings = replace(settings, smtp=smtp, server=replace(settings.server, owner_email="owner@example.org"))
+    renderer = Renderer(settings.server.templates_dir)
+    alert = render_preview(settings, renderer, Tokens(SECRET), "alert", "", "en")
+    confirmation = render_preview(settings, renderer, Tokens(SECRET), "confirm", "newsletter", "en")
+    assert alert.message["From"] == "optin alerts <ops@sender-ok.com>"
+    assert confirmation.message["From"] == SENDER  # subscription mail keeps smtp.sender
+    mailer = SmtpMailer(smtp)
+    try:
+        await mailer.send(alert.message, "owner@example.org", sender=smtp.alerts_from)
+    finally:
+        await mailer.aclose()
+    assert relay.envelopes == [("ops@sender-ok.com", ("owner@example.org",))]  # bounces go to ops@
+    assert dkim.verify(relay.raws[0], dnsfunc=dkim_txt(zone_dns))
