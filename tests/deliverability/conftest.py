@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,13 +9,11 @@ from typing import Any
 
 import pytest
 import trustme
-import uvicorn
 
-from service.app import create_app
 from service.deliverability.dns import Dns
 from service.settings import Settings
 from service.verification.config import VerifierConfig
-from tests.support.app_server import bound_socket
+from tests.support.app_server import serve
 from tests.verification.dnszone import SIGNUP_HOST, ZoneKey, dkim_test_keys
 
 
@@ -59,21 +56,5 @@ async def serve_https(
     ca.issue_cert(SIGNUP_HOST, "signup.elsewhere-links.com").private_key_and_cert_chain_pem.write_to_path(
         str(pem)
     )
-    sock = bound_socket()
-    url = f"https://{host}:{sock.getsockname()[1]}"
-    settings = configure(url)
-    config = uvicorn.Config(
-        create_app(settings), log_level="warning", lifespan="on", ssl_certfile=str(pem), ssl_keyfile=str(pem)
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        yield url, settings
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    async with serve(configure, public_host=host, certfile=str(pem)) as served:
+        yield served

@@ -61,6 +61,19 @@ def signing_service(
     return configure
 
 
+async def confirmation_and_welcome(
+    db_url: str, nameserver: str, relay: Relay, ca_file: str, key_file: Path
+) -> tuple[bytes, bytes]:
+    """A reader signs up and confirms; the two emails as the relay received them, byte for byte."""
+    configure = signing_service(db_url, nameserver, relay, ca_file, key_file)
+    async with serve(configure) as (url, _), client(url) as http:
+        link = await sign_up(http, relay, "reader@example.org")
+        assert (await confirm(http, link)).status_code == 200
+        await wait_for(lambda: len(relay.raws) == 2, what="the welcome email")
+    confirmation, welcome = relay.raws
+    return confirmation, welcome
+
+
 def signature_tags(raw: bytes) -> dict[str, str]:
     header = re.search(rb"^DKIM-Signature:(.*?)\r\n(?=\S)", raw, re.DOTALL | re.MULTILINE)
     assert header, raw[:500]
@@ -74,13 +87,9 @@ def signed_headers(raw: bytes) -> list[str]:
 async def test_every_email_is_signed_and_verifies_against_the_published_key(
     sqlite_url: str, nameserver: str, starttls_relay: Relay, ca_file: str, key_file: Path, zone_dns: Dns
 ) -> None:
-    relay = starttls_relay
-    configure = signing_service(sqlite_url, nameserver, relay, ca_file, key_file)
-    async with serve(configure) as (url, _), client(url) as http:
-        link = await sign_up(http, relay, "reader@example.org")
-        assert (await confirm(http, link)).status_code == 200
-        await wait_for(lambda: len(relay.raws) == 2, what="the welcome email")
-    confirmation, welcome = relay.raws
+    confirmation, welcome = await confirmation_and_welcome(
+        sqlite_url, nameserver, starttls_relay, ca_file, key_file
+    )
     lookup = dkim_txt(zone_dns)
     for raw in (confirmation, welcome):
         assert raw.startswith(b"DKIM-Signature: ")
@@ -103,13 +112,9 @@ async def test_every_email_is_signed_and_verifies_against_the_published_key(
 async def test_a_tampered_header_or_body_fails_verification(
     sqlite_url: str, nameserver: str, starttls_relay: Relay, ca_file: str, key_file: Path, zone_dns: Dns
 ) -> None:
-    relay = starttls_relay
-    configure = signing_service(sqlite_url, nameserver, relay, ca_file, key_file)
-    async with serve(configure) as (url, _), client(url) as http:
-        link = await sign_up(http, relay, "reader@example.org")
-        assert (await confirm(http, link)).status_code == 200
-        await wait_for(lambda: len(relay.raws) == 2, what="the welcome email")
-    confirmation, welcome = relay.raws
+    confirmation, welcome = await confirmation_and_welcome(
+        sqlite_url, nameserver, starttls_relay, ca_file, key_file
+    )
     lookup = dkim_txt(zone_dns)
     assert dkim.verify(welcome, dnsfunc=lookup)
     unsubscribe = re.search(rb"^List-Unsubscribe:\s+<([^>]+)>", welcome, re.MULTILINE)

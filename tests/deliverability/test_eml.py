@@ -11,8 +11,7 @@ from aiosmtplib.email import flatten_message
 from service.deliverability.dns import Dns
 from service.deliverability.eml import check_received
 from service.deliverability.report import Check
-from tests.deliverability.test_dkim import signing_service
-from tests.support.app_server import client, confirm, serve, sign_up, wait_for
+from tests.deliverability.test_dkim import confirmation_and_welcome
 from tests.support.relay import Relay
 from tests.test_cli import optin
 from tests.verification.dnszone import ZoneKey
@@ -30,17 +29,6 @@ def delivered(raw: bytes, return_path: str = "news@sender-ok.com", results: str 
     return added + raw
 
 
-async def received_welcome(
-    sqlite_url: str, nameserver: str, relay: Relay, ca_file: str, key_file: Path
-) -> bytes:
-    configure = signing_service(sqlite_url, nameserver, relay, ca_file, key_file)
-    async with serve(configure) as (url, _), client(url) as http:
-        link = await sign_up(http, relay, "reader@example.org")
-        assert (await confirm(http, link)).status_code == 200
-        await wait_for(lambda: len(relay.raws) == 2, what="the welcome email")
-    return relay.raws[1]
-
-
 async def test_a_message_optin_sent_passes_and_the_cli_says_so(
     sqlite_url: str,
     nameserver: str,
@@ -50,7 +38,7 @@ async def test_a_message_optin_sent_passes_and_the_cli_says_so(
     zone_dns: Dns,
     tmp_path: Path,
 ) -> None:
-    welcome = await received_welcome(sqlite_url, nameserver, starttls_relay, ca_file, key_file)
+    _, welcome = await confirmation_and_welcome(sqlite_url, nameserver, starttls_relay, ca_file, key_file)
     checks = check_received(
         delivered(welcome, results="dkim=pass header.d=sender-ok.com; spf=pass; dmarc=pass"), zone_dns
     )
@@ -86,7 +74,7 @@ async def test_what_breaks_a_received_message_is_told(
     zone_dns: Dns,
     keys: dict[str, ZoneKey],
 ) -> None:
-    welcome = await received_welcome(sqlite_url, nameserver, starttls_relay, ca_file, key_file)
+    _, welcome = await confirmation_and_welcome(sqlite_url, nameserver, starttls_relay, ca_file, key_file)
 
     tampered = delivered(welcome.replace(b"\r\nSubject: ", b"\r\nSubject: Re: ", 1))
     checks = check_received(tampered, zone_dns)
