@@ -175,7 +175,7 @@ def _verifier(data: dict[str, Any], r: Reader) -> VerifierConfig:
 
 
 def _lint(table: dict[str, Any], r: Reader) -> LintSettings:
-    from service.mail.lint import WordLists
+    from service.mail.lint_words import WordLists
 
     lint: LintSettings = dataclass_section(LintSettings, table, "lint", r)
     if lint.subject_max_length < 20:

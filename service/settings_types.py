@@ -182,7 +182,7 @@ class LimitSettings:
 
 @dataclass(frozen=True)
 class LintSettings:
-    """``[lint]``: the template lint's word lists (service.mail.lint); the owner may add a file."""
+    """``[lint]``: the template lint's settings (service.mail.lint); the owner may add a word file."""
 
     risky_words_file: str = ""  # a TOML file of extra words, in the shipped list's format
     subject_max_length: int = 70

@@ -21,7 +21,8 @@ from service.alerts import alert_email
 from service.mail.compose import confirmation_email, new_message_id, welcome_email
 from service.mail.dkim import DkimSigner, domain_of
 from service.mail.identity import identity_for
-from service.mail.lint import Finding, LintContext, lint_message, word_lists
+from service.mail.lint import Finding, LintContext, lint_message
+from service.mail.lint_words import word_lists
 from service.mail.smtp import wire_bytes
 from service.render import Renderer
 from service.settings import LANGUAGES, Settings

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from service.errors import ConfigError
-from service.mail.lint import LintContext, lint_message, shipped_words, word_lists, words_in
+from service.mail.lint import LintContext, lint_message
+from service.mail.lint_words import shipped_words, word_lists, words_in
 from service.mail.preview import KINDS, render_preview
 from service.render import Renderer
 from service.settings import LANGUAGES, REPO_ROOT, Settings
