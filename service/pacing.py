@@ -1,7 +1,7 @@
 """Sending politely: a recipient domain that defers our mail gets it more slowly, the rest as before.
 
-Mailbox providers answer a sender they find too fast with a 4xx (Outlook and Yahoo: ``421 4.7.0``)
-and remember who kept pushing. So after a deferral for a domain, optin waits before the next
+Mailbox providers answer a sender they find too fast with a 4xx (Outlook and Yahoo: ``421 4.7.0``;
+see :func:`is_deferral`) and remember who kept pushing. So after a deferral for a domain, optin waits before the next
 send to that domain (1 minute, doubling with each deferral in a row, at most an hour), then
 spaces sends to it out while it recovers; each delivery takes one strike off, and the last one
 lifts the pacing. Other domains are not slowed. The state is a row per domain in the store,
@@ -14,6 +14,7 @@ one pace: the deferral comes from the same servers.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,9 +53,21 @@ def spacing(strikes: int) -> float:
     return float(min(FIRST_SPACING * 2 ** max(strikes - 1, 0), MAX_SPACING))
 
 
+_ENHANCED = re.compile(r"\b4\.(\d{1,3})\.\d{1,3}\b")
+
+
 def is_deferral(error: MailError) -> bool:
-    """A 4xx the relay answered to this message (RCPT or DATA), not a failure to connect."""
-    return error.in_transaction and error.code is not None and 400 <= error.code < 500
+    """Whether the relay's answer to this message (RCPT or DATA) says "slow down".
+
+    That is a 421 (the server closes the channel: Yahoo's and Outlook's "421 4.7.0"), or any 4xx
+    whose enhanced status is 4.7.x (policy: Gmail's 4.7.28, Outlook's "451 4.7.500 Server busy").
+    Other 4xx (451 4.3.0 a local error, 452 4.2.2 a full mailbox) are only retried; failing to
+    connect, secure or log in is the relay's problem, not a domain's.
+    """
+    if not error.in_transaction or error.code is None or not 400 <= error.code < 500:
+        return False
+    enhanced = _ENHANCED.search(error.detail)
+    return error.code == 421 or (enhanced is not None and enhanced.group(1) == "7")
 
 
 @dataclass(frozen=True)

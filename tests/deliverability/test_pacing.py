@@ -9,7 +9,8 @@ from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from service.pacing import FIRST_PAUSE, FIRST_SPACING, Pacing, pacing_key
+from service.errors import MailError
+from service.pacing import FIRST_PAUSE, FIRST_SPACING, Pacing, is_deferral, pacing_key
 from service.store import open_store
 from tests.support.app_server import client, relay_settings, serve, wait_for
 from tests.support.db import execute, rows
@@ -124,3 +125,23 @@ async def test_instances_share_the_pace_and_take_one_slot_at_a_time(db_url: str)
     finally:
         await first.close()
         await second.close()
+
+
+def test_only_slow_down_answers_pace_a_domain() -> None:
+    def answer(code: int, text: str, in_transaction: bool = True) -> MailError:
+        return MailError(f"the relay answered {code} {text}", code=code, in_transaction=in_transaction)
+
+    slow_down = [
+        answer(421, "4.7.0 [TSS04] Messages from 203.0.113.5 temporarily deferred"),
+        answer(451, "4.7.500 Server busy. Please try again later from [203.0.113.5]"),
+        answer(450, "4.7.28 Gmail has detected an unusual rate of unsolicited mail"),
+        answer(421, "Too many connections"),
+    ]
+    just_retry = [
+        answer(451, "4.3.0 try again later"),
+        answer(452, "4.2.2 The email account that you tried to reach is over quota"),
+        answer(550, "5.7.1 rejected by policy"),
+        answer(421, "4.7.0 too many connections from your address", in_transaction=False),  # connecting
+    ]
+    assert all(is_deferral(e) for e in slow_down)
+    assert not any(is_deferral(e) for e in just_retry)
