@@ -199,7 +199,7 @@ def _short_rsa() -> str:
 
     def prime(bits: int) -> int:
         while True:
-            n = secrets.randbits(bits) | (1 << (bits - 1)) | 1
+            n = secrets.randbits(bits) | (3 << (bits - 2)) | 1  # top two bits: the product has 2 × bits
             if (n - 1) % 65537 and all(
                 pow(a, n - 1, n) == 1 for a in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31)
             ):
