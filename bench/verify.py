@@ -82,7 +82,7 @@ def build_zone() -> dict[str, list[str]]:
     for i, domain in enumerate(GOOD_DOMAINS + DISPOSABLE):
         name = domain.encode("idna").decode() if not domain.isascii() else domain
         zone[name] = [f"MX 10 mx.{name}."]
-        zone[f"mx.{name}"] = [f"A 198.51.100.{i + 1}"]
+        zone[f"mx.{name}"] = [f"A 93.184.216.{i + 1}"]
     for i, domain in enumerate(A_ONLY_DOMAINS):
         zone[domain] = [f"A 93.184.215.{i + 1}"]  # public-looking: both tools require a global address
     zone["gmial.com"] = ["TXT parked"]
