@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,26 +38,37 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
+
+
 def check_signature(hook: HookSettings, header: str | None, body: bytes, now: float) -> str:
-    """Return the signature's digest (the replay key) or raise a 401 saying what is wrong."""
+    """Return the signature's digest (the replay key) or raise a 401 saying what is wrong.
+
+    The header is parsed strictly (ASCII digits, 64 hex digits): a stranger's odd bytes get a
+    401, not an exception. Several ``v1=`` values may be sent (a sender rotating its secret).
+    """
     if not header:
         raise InputError(
             f"the {SIGNATURE_HEADER} header is missing: sign the body with the hook secret", status=401
         )
-    parts = dict(item.strip().split("=", 1) for item in header.split(",") if "=" in item)
-    timestamp, given = parts.get("t", ""), parts.get("v1", "")
-    if not timestamp.isdigit() or not given:
+    pairs = [item.strip().partition("=") for item in header.split(",")]
+    timestamps = [value for key, _, value in pairs if key == "t"]
+    given = [value.lower() for key, _, value in pairs if key == "v1" and _HEX_DIGEST.fullmatch(value)]
+    if len(timestamps) != 1 or not _TIMESTAMP.fullmatch(timestamps[0]) or not given:
         raise InputError(
-            f"the {SIGNATURE_HEADER} header must look like t=<unix time>,v1=<hex HMAC>", status=401
+            f"the {SIGNATURE_HEADER} header must look like t=<unix time>,v1=<64 hex digits of HMAC-SHA256>",
+            status=401,
         )
-    if abs(now - int(timestamp)) > hook.tolerance_seconds:
+    timestamp = int(timestamps[0])
+    if abs(now - timestamp) > hook.tolerance_seconds:
         raise InputError(
             f"the signature's timestamp is more than {hook.tolerance_seconds} s away from our clock:"
             " a stale or replayed request, or the sender's clock is wrong",
             status=401,
         )
-    expected = sign(hook.secret, int(timestamp), body).split(",v1=")[1]
-    if not hmac.compare_digest(expected, given.lower()):
+    expected = sign(hook.secret, timestamp, body).split(",v1=")[1]
+    if not any(hmac.compare_digest(expected.encode(), candidate.encode()) for candidate in given):
         raise InputError("the signature does not match: check the hook secret on both sides", status=401)
     return expected
 

@@ -37,13 +37,51 @@ async def read_fields(request: Request, limit: int) -> dict[str, Any]:
     return parse_fields(await read_body(request, limit), request.headers.get("content-type", ""))
 
 
+MAX_JSON_DEPTH = 16  # a signup is flat; a hook envelope is three levels deep
+
+
+def load_json(raw: bytes) -> Any:
+    """Parse a JSON body into values that are safe to store, render and send.
+
+    Refused with a 400: invalid JSON, nesting deeper than :data:`MAX_JSON_DEPTH` (a 2 KB body of
+    ``[`` would exhaust the parser's recursion), and lone UTF-16 surrogates (JSON may spell
+    ``"\\ud800"``; no database, page or email can hold one).
+    """
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InputError("the body is not valid JSON (or is nested too deeply)", status=400) from None
+    pending: list[tuple[Any, int]] = [(data, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise InputError(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep", status=400)
+        if isinstance(value, str):
+            _check_unicode(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                _check_unicode(key)
+                pending.append((item, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+    return data
+
+
+def _check_unicode(text: str) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            "the body holds text that is not valid Unicode (a lone surrogate such as \\ud800)", status=400
+        ) from None
+
+
 def parse_fields(raw: bytes, content_type_header: str) -> dict[str, Any]:
     content_type = content_type_header.split(";")[0].strip().lower()
     if content_type == "application/json" or (not content_type and raw.lstrip().startswith(b"{")):
-        try:
-            data = json.loads(raw or b"null")
-        except (ValueError, UnicodeDecodeError):
-            raise InputError("the body is not valid JSON", status=400) from None
+        data = load_json(raw)
         if not isinstance(data, dict):
             raise InputError('the JSON body must be an object such as {"email": "..."}', status=400)
         return data
