@@ -34,6 +34,7 @@ from service.store import Store, open_store
 from service.tokens import Tokens
 from service.verification import Verifier
 from service.web import admin, api, dev, hooks, pages
+from service.web.body import BodyLimit
 from service.web.cors import FormCors
 from service.web.openapi import openapi_json
 from service.web.pages import PAGE_HEADERS
@@ -169,6 +170,7 @@ def create_app(configured: Settings) -> Starlette:
         middleware=[
             Middleware(SecurityHeaders, https=settings.server.public_url.startswith("https://")),
             Middleware(FormCors, settings=settings),
+            Middleware(BodyLimit, limit=settings.server.max_body_bytes),
         ],
         exception_handlers={HTTPException: not_found, Exception: server_error},
         lifespan=lifespan,

@@ -65,6 +65,8 @@ async def verify_endpoint(request: Request) -> Response:
             return _error(503, "Address verification is not available right now.")
         verdict = await verifier.verify(email, policy)
         return JSONResponse(verdict.to_json(), headers={"Cache-Control": "no-store"})
+    except InputError as exc:  # the body passed server.max_body_bytes while being read
+        return _error(exc.status, exc.message)
     except Exception:
         log.exception("POST /v1/verify failed")
         return _error(503, "Address verification is not available right now.")
