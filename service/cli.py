@@ -33,7 +33,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.uses_dev_mail_catcher:
         print(f"No SMTP relay configured: mail is caught and shown at {settings.server.public_url}/dev/mail")
     uvicorn.run(
-        create_app(settings), host=host, port=port, log_level="info", server_header=False, log_config=None
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        server_header=False,
+        log_config=None,
+        proxy_headers=False,  # only server.trusted_proxies decides who the client is
     )
     return 0
 

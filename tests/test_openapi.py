@@ -40,7 +40,9 @@ def live_url(nameserver: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "forms": {"newsletter": {"consent_text": "ok", "hook": {"secret": "h" * 20, "url_token": "t" * 30}}},
     }
     server = uvicorn.Server(
-        uvicorn.Config(create_app(build_settings(raw, {}, "openapi")), log_level="warning")
+        uvicorn.Config(
+            create_app(build_settings(raw, {}, "openapi")), log_level="warning", proxy_headers=False
+        )
     )
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()

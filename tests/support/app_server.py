@@ -83,7 +83,8 @@ async def serve(
     sock = sock or bound_socket(host)
     url = f"http://{host}:{sock.getsockname()[1]}"
     settings = configure(url)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
+    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on", proxy_headers=False)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
