@@ -89,3 +89,38 @@ async def test_a_listed_proxy_is_believed_and_only_it(
     assert {e.ip for _, events in contacts for e in events if e.event == "signup"} == {
         f"93.184.216.{i}" for i in range(3)
     }
+
+
+async def test_no_log_line_holds_the_hook_url_token_or_an_address(
+    starttls_relay: Relay, ca_file: str, nameserver: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    config, key = config_file(tmp_path, port, starttls_relay, ca_file, nameserver)
+    admin = {"Authorization": f"Bearer {key}"}
+    async with running_service(config, port, tmp_path):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            hook = await http.post(
+                f"/v1/hooks/newsletter/{URL_TOKEN}", data={"email": "hannah.hook@example.org", "consent": "1"}
+            )
+            assert hook.status_code == 202, hook.text
+            guessed = await http.post(
+                f"/v1/hooks/newsletter/{URL_TOKEN[:-1]}x", data={"email": "x@example.org"}
+            )
+            assert guessed.status_code == 401
+            for path in (
+                "/v1/contacts/hannah.hook%40example.org/export",
+                "/v1/contacts/hannah.hook%40EXAMPLE.org/export",
+                "/v1/contacts/hannah.hook@example.org/export",  # sent as %40 too
+                "/v1/contacts/hannah%2Ehook%2540example.org/export",
+            ):
+                assert (await http.get(path, headers=admin)).status_code in (200, 404)
+            erased = await http.delete("/v1/contacts/hannah.hook%40example.org", headers=admin)
+            assert erased.json() == {"status": "erased", "contacts": 1}
+            await http.get("/thanks", params={"form": "newsletter", "email": "olga.query@example.org"})
+    log = (tmp_path / "service.log").read_text(encoding="utf-8")
+    assert URL_TOKEN not in log and URL_TOKEN[:-1] not in log
+    assert "/v1/hooks/newsletter/… " in log
+    for secret in ("hannah", "olga", "%2Ehook", key):
+        assert secret not in log, secret
+    assert '"DELETE /v1/contacts/h***%40example.org HTTP/1.1" 200' in log, log
+    assert '"GET /v1/contacts/h***%2540example.org/export HTTP/1.1" 404' in log
