@@ -19,7 +19,6 @@ from typing import Any
 from service.errors import InputError
 from service.settings import FormSettings, HookSettings
 from service.signup import SignupRequest
-from service.web.body import truthy
 
 SIGNATURE_HEADER = "Optin-Signature"
 
@@ -90,6 +89,25 @@ def parse_submission(data: Mapping[str, Any], hook: HookSettings) -> Submission:
     return Submission(dict(data), str(flat_id) if flat_id else None)
 
 
+# Texts that mean "not ticked" (any case, spaces around ignored); every other non-empty text is a
+# tick, since plugins send the checkbox's own label ("I agree") as its value.
+NO_WORDS = frozenset({"", "0", "false", "no", "off", "n", "none", "null", "unchecked"})
+
+
+def consent_ticked(value: object) -> bool:
+    """Whether a forwarded consent field says yes: ``true``, a non-zero number, a text that is not
+    a "no" word, or a list (Contact Form 7 checkboxes) holding such a value."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        return value.strip().lower() not in NO_WORDS
+    if isinstance(value, list):
+        return any(consent_ticked(item) for item in value if not isinstance(item, list | dict))
+    return False
+
+
 def _text(value: Any) -> str | None:
     if isinstance(value, list):  # Contact Form 7 sends checkboxes and selects as lists
         value = value[0] if value else None
@@ -110,10 +128,7 @@ def signup_from(
     email = _text(fields.get(hook.email_field))
     if not email or not email.strip():
         raise InputError(f"the email field {hook.email_field!r} is missing or empty", field=hook.email_field)
-    consent = fields.get(hook.consent_field)
-    if isinstance(consent, list):
-        consent = bool(consent) and any(truthy(v) or (isinstance(v, str) and v.strip()) for v in consent)
-    if not (truthy(consent) or (isinstance(consent, str) and consent.strip() and consent.strip() != "0")):
+    if not consent_ticked(fields.get(hook.consent_field)):
         raise InputError(
             f"the consent field {hook.consent_field!r} is not ticked: nobody was subscribed",
             field=hook.consent_field,

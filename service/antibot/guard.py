@@ -153,6 +153,12 @@ def _decode_payload(raw: object) -> PayloadType:
     return cast("PayloadType", data)
 
 
+def honeypot_empty(value: object) -> bool:
+    """Only absent, ``null`` or ``""`` is empty: a person never types into the hidden field, while
+    a bot filling every field may send ``false``, ``0`` or a space."""
+    return value is None or value == ""
+
+
 class AntiBotGuard:
     """Refuses a signup that fails any defence its form's policy turns on.
 
@@ -186,7 +192,7 @@ class AntiBotGuard:
             return
         policy = self.policy(form)
         fields = request.fields
-        if policy.honeypot and fields.get(HONEYPOT_FIELD) not in (None, "", False):
+        if policy.honeypot and not honeypot_empty(fields.get(HONEYPOT_FIELD)):
             raise InputError(REFUSED, field=HONEYPOT_FIELD, status=400)
         if policy.fill_time:
             age = self.challenges.fill_age(form.id, fields.get(FILL_FIELD))
