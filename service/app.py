@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from service.antibot import AntiBotGuard
 from service.antibot import http as antibot_http
+from service.antibot.watch import RefusalWatch
 from service.confirmation import Confirmations
 from service.connectors.base import Connector
 from service.connectors.builtin import BuiltinListConnector
@@ -170,6 +171,7 @@ def create_app(configured: Settings) -> Starlette:
         middleware=[
             Middleware(SecurityHeaders, https=settings.server.public_url.startswith("https://")),
             Middleware(FormCors, settings=settings),
+            Middleware(RefusalWatch),
             Middleware(BodyLimit, limit=settings.server.max_body_bytes),
         ],
         exception_handlers={HTTPException: not_found, Exception: server_error},
