@@ -72,9 +72,10 @@ async def page_css(request: Request) -> Response:
 async def not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+    extra = (exc.headers or {}) if isinstance(exc, HTTPException) else {}  # a 405's Allow
     if request.url.path.startswith("/v1/"):
-        return JSONResponse({"error": detail}, status_code=status)
-    return Response(detail, status_code=status, media_type="text/plain", headers=PAGE_HEADERS)
+        return JSONResponse({"error": detail}, status_code=status, headers=extra)
+    return Response(detail, status_code=status, media_type="text/plain", headers={**PAGE_HEADERS, **extra})
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -100,10 +101,8 @@ def routes(settings: Settings) -> list[Route]:
         Route("/v1/contacts/{email}", admin.erase, methods=["DELETE"]),
         Route("/thanks", pages.thanks),
         Route("/confirm/resend", pages.resend, methods=["POST"]),
-        Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),
-        Route("/confirm/{token}", pages.confirm_submit, methods=["POST"]),
-        Route("/unsubscribe/{token}", pages.unsubscribe_page, methods=["GET"]),
-        Route("/unsubscribe/{token}", pages.unsubscribe_submit, methods=["POST"]),
+        Route("/confirm/{token}", pages.confirm, methods=["GET", "POST"]),
+        Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
     ]
     if settings.server.development:
         table += [Route("/dev/mail", dev.mail_list), Route("/dev/mail/{mail_id:int}", dev.mail_detail)]

@@ -104,3 +104,36 @@ async def test_an_empty_honeypot_passes(db_url: str, nameserver: str) -> None:
             SUBSCRIBE, data={"email": "e7@example.org", "consent": "yes", "optin_hp": "0"}
         )
         assert trapped.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("consent", 5),
+        ("consent", []),
+        ("consent", {"yes": True}),
+        ("optin_ts", 5),
+        ("altcha", 1.5),
+        ("altcha", []),
+    ],
+)
+async def test_a_field_of_the_wrong_type_is_refused_even_when_unused(
+    db_url: str, nameserver: str, field: str, value: object
+) -> None:
+    """The form asks no consent and runs no proof of work, yet the documented types still hold."""
+
+    def build(url: str) -> Settings:
+        config = base_config(db_url, url, nameserver)
+        config["forms"]["quiet"] = {"title": "Quiet", "antibot": {"altcha": False, "min_fill_seconds": 0}}
+        return make_settings(config)
+
+    async with serve(build) as (url, _), client(url) as http:
+        answer = await http.post(
+            "/v1/forms/quiet/subscribe", json={"email": "typed@example.org", field: value}
+        )
+        assert answer.status_code in (400, 422), answer.text
+        assert answer.json()["field"] == field
+        fine = await http.post(
+            "/v1/forms/quiet/subscribe", json={"email": "typed@example.org", "consent": "no"}
+        )
+        assert fine.status_code == 202

@@ -222,6 +222,10 @@ class AntiBotGuard:
             raise
 
     async def _check(self, policy: AntiBotPolicy, form_id: str, fields: Mapping[str, Any]) -> None:
+        # The fields' documented types hold even when a defence is off (see /openapi.json).
+        for name, kinds in ((FILL_FIELD, str), (ALTCHA_FIELD, (str, dict))):
+            if fields.get(name) is not None and not isinstance(fields.get(name), kinds):
+                raise InputError(RELOAD, field=name, status=400)
         if policy.honeypot and not honeypot_empty(fields.get(HONEYPOT_FIELD)):
             raise InputError(REFUSED, field=HONEYPOT_FIELD, status=400)
         claims: list[tuple[str, float, str, str]] = []  # key, ttl, message, field

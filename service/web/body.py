@@ -186,7 +186,11 @@ def text_field(data: dict[str, Any], name: str, *, max_length: int = 500) -> str
     return value
 
 
-def truthy(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    return isinstance(value, str) and value.strip().lower() in ("1", "true", "on", "yes", "y")
+def truthy(value: object, name: str = "consent") -> bool:
+    """A form's checkbox: true, or "1", "true", "on", "yes", "y"; absent, false or other text is
+    no. Any other type breaks the documented schema and is refused (422)."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be true, false or text", field=name)
+    return value.strip().lower() in ("1", "true", "on", "yes", "y")
