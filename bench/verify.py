@@ -7,8 +7,9 @@
 3. POST /v1/verify requests/s and p50/p99 at 64 concurrent keep-alive clients vs a bare Starlette
    JSON endpoint, each served by uvicorn (one process) on 127.0.0.1.
 
-Every DNS query goes to a dnslib server on 127.0.0.1; the addresses in its answers are documentation
-or public-looking addresses that nothing ever connects to.
+Every DNS query goes to a dnslib server on 127.0.0.1; the addresses in its answers are
+public-looking (documentation ranges are not public, so no mail server can be there) or private,
+and nothing ever connects to them.
 """
 
 from __future__ import annotations
