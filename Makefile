@@ -6,13 +6,21 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit bench clean system-deps
 
+# pip is quiet, so say what is happening: the first install takes a minute or two.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -qq --upgrade pip
-	$(BIN)/pip install -qq -e '.[dev]'
-	touch $(STAMP)
+	@echo "make: setting up $(VENV), a virtual environment for optin (a minute or two the first time)"
+	@echo "make:   creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "make:   upgrading pip"
+	@$(BIN)/pip install -qq --upgrade pip
+	@echo "make:   installing optin and its dependencies from pyproject.toml (pip shows only problems)"
+	@$(BIN)/pip install -qq -e '.[dev]'
+	@touch $(STAMP)
+	@echo "make: $(VENV) is ready"
 
+# `make run CONFIG=optin.toml` uses a settings file; without one, $$OPTIN_CONFIG or the development defaults.
 run: $(STAMP)
+	@echo "make: starting optin: $(BIN)/optin serve$(if $(CONFIG), --config $(CONFIG))"
 	$(BIN)/optin serve $(if $(CONFIG),--config $(CONFIG))
 
 lint: $(STAMP)

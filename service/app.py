@@ -34,6 +34,7 @@ from service.signup import SignupService
 from service.store import Store, open_store
 from service.tokens import Tokens
 from service.verification import Verifier
+from service.verification.dnshealth import ResolverWatch
 from service.web import admin, api, dev, hooks, pages
 from service.web.body import BodyLimit
 from service.web.cors import FormCors
@@ -85,7 +86,6 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 def routes(settings: Settings) -> list[Route]:
     table = [
-        Route("/", dev.demo),
         Route("/widget.js", antibot_http.widget_script),
         Route("/widget/{version}/{name:path}", antibot_http.widget_asset),
         Route("/v1/forms/{form_id}/challenge", antibot_http.challenge),
@@ -97,15 +97,21 @@ def routes(settings: Settings) -> list[Route]:
         Route("/v1/forms/{form_id}/subscribe", api.subscribe, methods=["POST"]),
         Route("/v1/hooks/{form_id}", hooks.receive, methods=["POST"]),
         Route("/v1/hooks/{form_id}/{url_token}", hooks.receive, methods=["POST"]),
-        Route("/v1/contacts/{email}/export", admin.export),
-        Route("/v1/contacts/{email}", admin.erase, methods=["DELETE"]),
+        # ":path": an address may hold "/" (percent-encoded or not), and must still be found.
+        Route("/v1/contacts/{email:path}/export", admin.export),
+        Route("/v1/contacts/{email:path}", admin.erase, methods=["DELETE"]),
         Route("/thanks", pages.thanks),
         Route("/confirm/resend", pages.resend, methods=["POST"]),
         Route("/confirm/{token}", pages.confirm, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
     ]
     if settings.server.development:
-        table += [Route("/dev/mail", dev.mail_list), Route("/dev/mail/{mail_id:int}", dev.mail_detail)]
+        table += [
+            Route("/", dev.demo),
+            Route("/dev/mail", dev.mail_list),
+            Route("/dev/mail/{mail_id:int}", dev.mail_detail),
+            Route("/dev/mail/{mail_id:int}/html", dev.mail_html),
+        ]
     return table
 
 
@@ -113,7 +119,9 @@ def create_app(configured: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         verifier = Verifier(configured.verifier)
-        settings = await fit_demo_to_dns(configured, verifier)
+        resolver = ResolverWatch(verifier)
+        settings = fit_demo_to_dns(configured, await resolver.check())
+        app.state.resolver = resolver
         store = await open_store(settings.server.database)
         catcher = None
         if settings.uses_dev_mail_catcher:
@@ -151,9 +159,11 @@ def create_app(configured: Settings) -> Starlette:
         )
         worker.start()
         purger = asyncio.create_task(purge_every(store, settings))
+        watcher = asyncio.create_task(resolver.run())
         try:
             yield
         finally:
+            watcher.cancel()
             purger.cancel()
             await worker.stop()
             await mailer.aclose()

@@ -15,13 +15,19 @@ from typing import Literal
 
 from service import jobs
 from service.errors import TokenError, TokenExpired
+from service.limits import allow_confirmation_email, budget_key
 from service.mail.compose import new_message_id
 from service.settings import FormSettings, Settings
 from service.signup import recorded_ip
 from service.store import ConsentEvent, ContactRow, Store, Transaction
-from service.tokens import Tokens
+from service.tokens import Tokens, UnsubscribeClaim
 
-LinkState = Literal["valid", "confirmed", "already_confirmed", "expired", "invalid", "unsubscribed"]
+# "withheld": a fresh link was asked for, but the address's email budget is spent.
+# Why an unsubscribe link changes nothing: not ours (or expired), or it names nobody any more.
+LinkRefusal = Literal["invalid", "no_longer_valid"]
+LinkState = Literal[
+    "valid", "confirmed", "already_confirmed", "expired", "invalid", "unsubscribed", "withheld"
+]
 DAY = 86_400.0
 
 
@@ -39,7 +45,7 @@ class LinkInfo:
 
     @property
     def list_title(self) -> str:
-        return self.form.title if self.form else ""
+        return self.form.title_in(self.language) if self.form else ""
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,11 @@ class Confirmations:
         return info
 
     async def resend(self, token: str) -> LinkInfo:
-        """A fresh confirmation email for an expired link, at most once per old link."""
+        """A fresh confirmation email, at most once per old link, within the address's budget.
+
+        Feeding each new link back must not flood an inbox: every fresh link spends the same
+        per-inbox email budget as a signup, and past it nothing is sent ("withheld").
+        """
         try:
             token_id = self.tokens.read_confirmation(token, self.max_age)
         except TokenExpired as exc:
@@ -182,28 +192,50 @@ class Confirmations:
                 return self._info(
                     "already_confirmed" if contact.status == "confirmed" else "unsubscribed", contact
                 )
-            if tx.confirmation(fresh_id) is None:
-                tx.add_confirmation(fresh_id, contact.id, now)
-                tx.enqueue(jobs.confirmation_email(contact.id, fresh_id, message_id), now)
+            if tx.confirmation(fresh_id) is not None:
+                return self._info("valid", contact)  # already sent for this link
+            budget = budget_key(self.settings.server.secret_key, contact.email)
+            if not allow_confirmation_email(tx, self.settings.limits, budget, now):
+                tx.add_event(
+                    contact.id, ConsentEvent("resend_request", now, detail="email=withheld_by_budget")
+                )
+                return self._info("withheld", contact)
+            tx.add_event(contact.id, ConsentEvent("resend_request", now, detail="email=queued"))
+            tx.add_confirmation(fresh_id, contact.id, now)
+            tx.enqueue(jobs.confirmation_email(contact.id, fresh_id, message_id), now)
             return self._info("valid", contact)
 
         info = await self.store.write(record)
         self.wake()
         return info
 
-    async def unsubscribe_target(self, token: str) -> ContactRow | None:
+    def _claim(self, token: str) -> UnsubscribeClaim | None:
         try:
-            contact_id = self.tokens.read_unsubscribe(
-                token, self.settings.server.unsubscribe_max_age_days * DAY
-            )
+            return self.tokens.read_unsubscribe(token, self.settings.server.unsubscribe_max_age_days * DAY)
         except TokenError:
             return None
-        return await self.store.contact(contact_id)
 
-    async def unsubscribe(self, token: str, ip: str | None, user_agent: str | None) -> ContactRow | None:
-        target = await self.unsubscribe_target(token)
-        if target is None:
-            return None
+    def _named(self, claim: UnsubscribeClaim, contact: ContactRow | None) -> ContactRow | LinkRefusal:
+        """The contact the link was sent to, or why it no longer names anyone."""
+        if contact is None:  # our link, but its contact was erased or purged
+            return "no_longer_valid"
+        if not self.tokens.names(claim, contact.form_id, contact.email, contact.created_at):
+            return "no_longer_valid"  # the id now belongs to someone else
+        return contact
+
+    async def unsubscribe_target(self, token: str) -> ContactRow | LinkRefusal:
+        """Who an unsubscribe link names (for its page); changes nothing."""
+        claim = self._claim(token)
+        if claim is None:
+            return "invalid"
+        return self._named(claim, await self.store.contact(claim.contact_id))
+
+    async def unsubscribe(
+        self, token: str, ip: str | None, user_agent: str | None
+    ) -> ContactRow | LinkRefusal:
+        claim = self._claim(token)
+        if claim is None:
+            return "invalid"
         now = time.time()
         event = ConsentEvent(
             "unsubscribe",
@@ -212,9 +244,9 @@ class Confirmations:
             user_agent=_ua(user_agent),
         )
 
-        def record(tx: Transaction) -> ContactRow | None:
-            contact = tx.contact(target.id)
-            if contact is None or contact.status == "unsubscribed":
+        def record(tx: Transaction) -> ContactRow | LinkRefusal:
+            contact = self._named(claim, tx.contact(claim.contact_id))
+            if isinstance(contact, str) or contact.status == "unsubscribed":
                 return contact
             tx.set_status(contact.id, "unsubscribed", now)
             tx.add_event(contact.id, event)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from email.utils import parseaddr
 
 from service import jobs
 from service.alerts import alert_email
@@ -75,7 +76,7 @@ class Delivery:
 
     def _form_title(self, contact: ContactRow) -> str:
         form = self.settings.forms.get(contact.form_id)
-        return form.title if form else contact.form_id
+        return form.title_in(contact.language) if form else contact.form_id
 
     async def _confirmation(self, job: Job, contact: ContactRow) -> str:
         if contact.status != "pending":
@@ -92,7 +93,7 @@ class Delivery:
             expires_days=round(self.settings.server.token_max_age_days),
             message_id=str(job.payload["message_id"]),
         )
-        reply = await self.mailer.send(message)
+        reply = await self.mailer.send(message, contact.email)
         # The ledger proves which email asked for consent: its Message-ID, when the relay took it.
         sent = ConsentEvent(
             "confirmation_email_sent", time.time(), detail=f"message_id={message['Message-ID']}"
@@ -103,7 +104,8 @@ class Delivery:
     async def _welcome(self, job: Job, contact: ContactRow) -> str:
         if contact.status != "confirmed":
             return f"not sent: the contact is {contact.status}"
-        url = f"{self.settings.server.public_url}/unsubscribe/{self.tokens.unsubscribe(contact.id)}"
+        token = self.tokens.unsubscribe(contact.id, contact.form_id, contact.email)
+        url = f"{self.settings.server.public_url}/unsubscribe/{token}"
         message = welcome_email(
             self.renderer,
             sender=self.settings.smtp.sender,
@@ -114,7 +116,7 @@ class Delivery:
             unsubscribe_url=url,
             message_id=str(job.payload["message_id"]),
         )
-        return await self.mailer.send(message)
+        return await self.mailer.send(message, contact.email)
 
     async def _alert(self, job: Job) -> str:
         owner = self.settings.server.owner_email
@@ -135,4 +137,4 @@ class Delivery:
             public_url=self.settings.server.public_url,
             message_id=str(job.payload["message_id"]),
         )
-        return await self.mailer.send(message)
+        return await self.mailer.send(message, parseaddr(owner)[1] or owner)

@@ -15,7 +15,8 @@ COLUMNS = [
     "first_name",
     "last_name",
     "language",
-    "signed_up_at",
+    "first_signup_at",
+    "last_signup_at",
     "confirmed_at",
     "unsubscribed_at",
     "signup_ip",
@@ -46,6 +47,8 @@ async def write_csv(store: Store, out: TextIO, form_id: str | None = None, statu
             continue
         events = await store.events(contact.id)
         signup, confirmation = latest(events, "signup"), latest(events, "confirmation")
+        # A repeat signup must not hide the first one: both times are kept.
+        signups = [e.at for e in events if e.event in ("signup", "signup_repeat")]
         writer.writerow(
             [
                 _cell(contact.email),
@@ -54,7 +57,8 @@ async def write_csv(store: Store, out: TextIO, form_id: str | None = None, statu
                 _cell(contact.first_name),
                 _cell(contact.last_name),
                 contact.language,
-                _iso(signup.at if signup else contact.created_at),
+                _iso(min(signups, default=contact.created_at)),
+                _iso(max(signups, default=contact.created_at)),
                 _iso(contact.confirmed_at),
                 _iso(contact.unsubscribed_at),
                 _cell(signup.ip if signup else None),

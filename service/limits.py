@@ -4,8 +4,10 @@ Bots use signup forms to flood a victim's inbox with confirmation emails. Two ki
 
 - request limits, per client IP, per network (IPv4 /24, IPv6 /56) and per form, answered
   ``429`` with ``Retry-After``: the sender is told to slow down;
-- an email budget per recipient address (default 1 per 24 h and 3 per 30 days): a request past
-  it is answered exactly like an accepted one and sends nothing, so the budget reveals nothing.
+- an email budget per recipient *inbox* (default 1 per 24 h and 3 per 30 days; tags, case and
+  Gmail's dots do not make a new inbox, see :mod:`service.mailbox`): a request past it is
+  answered exactly like an accepted one and sends nothing, so the budget reveals nothing. Every
+  confirmation email spends it, "send me a new link" included.
 
 Counters live in the database (``rate_hits``), so every instance sharing it shares the limits.
 The functions run inside a store transaction; the window arithmetic is plain.
@@ -19,6 +21,7 @@ import ipaddress
 import math
 
 from service.errors import InputError
+from service.mailbox import mailbox_key
 from service.settings import LimitSettings
 from service.store import Transaction
 
@@ -40,6 +43,11 @@ def network_of(ip: str) -> str | None:
 def address_hash(secret: str, email: str) -> str:
     """A keyed hash of an address: counts and erasures without keeping the address itself."""
     return hmac.new(secret.encode(), email.lower().encode(), hashlib.sha256).hexdigest()
+
+
+def budget_key(secret: str, email: str) -> str:
+    """The email budget's key for ``email``: a keyed hash of the inbox it reaches."""
+    return address_hash(secret, mailbox_key(email))
 
 
 def _over(tx: Transaction, key: str, limit: int, window: float, now: float) -> int | None:

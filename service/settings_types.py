@@ -29,6 +29,7 @@ class ServerSettings:
     environment: Environment = "development"
     host: str = "127.0.0.1"
     port: int = 8000
+    auto_migrate: bool = True  # apply pending schema migrations at start-up (default: SQLite only)
     token_max_age_days: float = 7.0
     unsubscribe_max_age_days: float = 730.0
     max_body_bytes: int = 16_384
@@ -85,6 +86,9 @@ class HookSettings:
 
 @dataclass(frozen=True)
 class FormSettings:
+    """``title`` and ``consent_text`` are in the form's ``language``; ``titles`` and
+    ``consent_texts`` hold the other languages when the owner gave them (see :meth:`title_in`)."""
+
     id: str
     title: str
     language: str = "en"
@@ -93,19 +97,45 @@ class FormSettings:
     thank_you_url: str = ""
     welcome_email: bool = False
     consent_text: str = ""
+    titles: Mapping[str, str] = field(default_factory=dict)  # language -> title
+    consent_texts: Mapping[str, str] = field(default_factory=dict)  # language -> consent text
     policy: Policy = field(default_factory=Policy)
     hook: HookSettings | None = None
     antibot: AntiBotPolicy = field(default_factory=AntiBotPolicy)
     widget_strings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # language -> key -> text
     dns_offline: bool = False  # the development demo form on a machine without public DNS
 
+    def shown_language(self, language: str | None) -> str:
+        return language if language in LANGUAGES else self.language
+
+    def title_in(self, language: str | None) -> str:
+        """The title a visitor reading ``language`` sees (the form's own when not given in it)."""
+        return self.titles.get(self.shown_language(language)) or self.title
+
+    def consent_in(self, language: str | None) -> str:
+        """The consent text a visitor reading ``language`` sees; the widget falls back alike."""
+        return self.consent_texts.get(self.shown_language(language)) or self.consent_text
+
     @cached_property
-    def ledger_tag(self) -> str:
+    def _ledger_tags(self) -> dict[str, str]:
+        tags = {}
+        for language in LANGUAGES:
+            title, consent = self.title_in(language), self.consent_in(language)
+            shown = "\n".join((title, language, consent))
+            version = hashlib.sha256(shown.encode()).hexdigest()[:12]
+            tags[language] = (
+                f"version={version} consent_sha256={hashlib.sha256(consent.encode()).hexdigest()}"
+            )
+        return tags
+
+    def ledger_tag_for(self, language: str | None) -> str:
         """What the visitor was shown, for the consent ledger: a version that changes with the
-        title, language or consent text, and the consent text's SHA-256. Computed once per form."""
-        shown = "\n".join((self.title, self.language, self.consent_text))
-        version = hashlib.sha256(shown.encode()).hexdigest()[:12]
-        return f"version={version} consent_sha256={hashlib.sha256(self.consent_text.encode()).hexdigest()}"
+        title, language or consent text, and the SHA-256 of the consent text in that language."""
+        return self._ledger_tags[self.shown_language(language)]
+
+    @property
+    def ledger_tag(self) -> str:
+        return self.ledger_tag_for(self.language)
 
 
 @dataclass(frozen=True)
@@ -158,6 +188,7 @@ class Settings:
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     source: str = "built-in development defaults"
     demo_form: bool = False  # no [forms] were configured: the demo form stands in
+    origins: Mapping[str, str] = field(default_factory=dict)  # "smtp.password" -> where it was set
 
     @property
     def uses_dev_mail_catcher(self) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 from service import jobs
 from service.errors import InputError
 from service.guards import SignupGuard
-from service.limits import address_hash, allow_confirmation_email, check_request, network_of
+from service.limits import allow_confirmation_email, budget_key, check_request, network_of
 from service.mail.compose import new_message_id
 from service.names import clean_name
 from service.settings import LANGUAGES, FormSettings, Settings
@@ -90,8 +90,8 @@ class SignupService:
         verdict = await self.verifier.verify(email, form.policy)
         if verdict.decision == "reject" or verdict.normalized is None:
             message = verdict.message or "this email address cannot receive mail"
-            if verdict.suggestion:
-                message += f" Did you mean {verdict.suggestion}?"
+            if verdict.suggestion:  # a likely typo: the question alone says it
+                message = f"Did you mean {verdict.suggestion}?"
             raise InputError(message, field="email")
         return verdict
 
@@ -113,11 +113,11 @@ class SignupService:
             ip=recorded_ip(request.ip, self.settings.server.truncate_ips),
             user_agent=(request.user_agent or "")[:MAX_USER_AGENT_LENGTH] or None,
             page_url=(request.page_url or "")[:MAX_URL_LENGTH] or None,
-            consent_text=form.consent_text or None,
-            detail=f"form={form.id} via={request.source} {form.ledger_tag}",
+            consent_text=form.consent_in(language) or None,  # the text shown, in its language
+            detail=f"form={form.id} via={request.source} {form.ledger_tag_for(language)}",
         )
         limits = self.settings.limits
-        recipient = address_hash(self.settings.server.secret_key, email)
+        recipient = budget_key(self.settings.server.secret_key, email)
         message_id = new_message_id(self.settings.smtp.sender)
         token_id = secrets.token_urlsafe(18)
 

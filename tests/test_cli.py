@@ -8,6 +8,7 @@ import io
 import ssl
 import sys
 from pathlib import Path
+from typing import Literal
 
 from service.mail.smtp import SmtpMailer
 from service.settings import SmtpSettings
@@ -83,7 +84,66 @@ timeout = 3
     assert "port 587 (STARTTLS): works" in out
     assert "port 465 (implicit TLS): works" in out
     assert "port 2525 (STARTTLS): does not work — connection refused" in out
-    assert "Use port = 587" in out
+    assert 'optin will send through port 587 (STARTTLS) (port = "auto" finds it' in out
+
+
+def relay_config(tmp_path: Path, ca_file: str, host: str, port: int | str, security: str) -> str:
+    return config_file(
+        tmp_path,
+        f"""[server]
+secret_key = "{SECRET}"
+database = "sqlite:///{tmp_path}/a.db"
+[smtp]
+host = "{host}"
+port = {port}
+security = "{security}"
+username = "{USER}"
+password = "env:PW"
+sender = "a@example.com"
+tls_ca_file = "{ca_file}"
+timeout = 3
+""",
+    )
+
+
+async def test_smtp_test_tries_the_configured_port_and_security_first(
+    server_context: ssl.SSLContext, ca_file: str, tmp_path: Path
+) -> None:
+    """A relay on a custom port: what the mailer would use is what is tested, then the rest."""
+    modes: tuple[tuple[Literal["starttls", "tls"], str], ...] = (
+        ("starttls", "STARTTLS"),
+        ("tls", "implicit TLS"),
+    )
+    for mode, words in modes:
+        security = mode
+        async with run_relay(Relay(), mode=mode, server_context=server_context, host="127.0.0.3") as relay:
+            config = relay_config(tmp_path, ca_file, "127.0.0.3", relay.port, security)
+            code, out = await optin("--config", config, "smtp-test", env={"PW": PASSWORD})
+        assert code == 0, out
+        lines = out.splitlines()
+        assert lines[0] == f'The relay as configured: 127.0.0.3, port = {relay.port}, security = "{security}"'
+        assert lines[1] == f"  port {relay.port} ({words}): works — TLS established, logged in as {USER}"
+        assert lines[2] == "Other standard ports on the same host:"
+        assert "port 587 (STARTTLS): does not work — connection refused" in out
+        assert lines[-1] == "The relay works as configured."
+
+
+async def test_smtp_test_says_which_other_port_works(
+    server_context: ssl.SSLContext, ca_file: str, tmp_path: Path
+) -> None:
+    config = relay_config(tmp_path, ca_file, "127.0.0.3", 2600, "starttls")  # nothing listens there
+    async with run_relay(Relay(), mode="tls", server_context=server_context, host="127.0.0.3", port=465):
+        code, out = await optin("--config", config, "smtp-test", env={"PW": PASSWORD})
+    assert code == 1, out
+    assert "port 2600 (STARTTLS): does not work — connection refused" in out
+    assert "port 465 (implicit TLS): works" in out
+    assert out.splitlines()[-1] == (
+        'The relay does not work as configured, but port 465 (implicit TLS) does: set port = 465 and security = "tls".'
+    )
+
+    code, out = await optin("--config", config, "smtp-test", env={"PW": "wrong"})
+    assert code == 1
+    assert "Nothing works on 127.0.0.3" in out
 
 
 async def test_auto_uses_the_real_port_order(server_context: ssl.SSLContext, ca_file: str) -> None:
@@ -99,7 +159,7 @@ async def test_auto_uses_the_real_port_order(server_context: ssl.SSLContext, ca_
     async with run_relay(
         Relay(), mode="starttls", server_context=server_context, host="127.0.0.3", port=2525
     ) as relay:
-        reply = await SmtpMailer(settings).send(message())
+        reply = await SmtpMailer(settings).send(message(), "reader@example.org")
     assert "port 2525" in reply and len(relay.messages) == 1
 
 

@@ -69,7 +69,9 @@ async def test_click_through_double_opt_in_with_the_mail_catcher(db_url: str, na
             assert "You&#39;re subscribed!" in (await confirm(http, link)).text
 
 
-async def test_production_has_no_mail_viewer_and_needs_a_relay_and_secret(db_url: str) -> None:
+async def test_production_has_no_mail_viewer_and_needs_a_relay_and_secret(
+    db_url: str, nameserver: str
+) -> None:
     with pytest.raises(ConfigError) as caught:
         build_settings({"server": {"environment": "production", "database": db_url}}, {}, "test")
     problems = " ".join(caught.value.problems)
@@ -84,6 +86,8 @@ async def test_production_has_no_mail_viewer_and_needs_a_relay_and_secret(db_url
                 "secret_key": "x" * 32,
             },
             "smtp": {"host": "127.0.0.1", "port": 2525, "sender": "News <news@example.com>"},
+            "forms": {"newsletter": {"title": "News", "consent_text": "Yes, email me."}},
+            "dns": {"nameservers": [nameserver]},
         }
         return build_settings(raw, {}, "test")
 
@@ -91,6 +95,8 @@ async def test_production_has_no_mail_viewer_and_needs_a_relay_and_secret(db_url
         assert not settings.uses_dev_mail_catcher
         async with client(url) as http:
             assert (await http.get("/dev/mail")).status_code == 404
+            assert (await http.get("/")).status_code == 404  # the demo page is for development only
+            assert (await http.get("/widget.js")).status_code == 200
 
 
 async def test_without_public_dns_the_demo_form_still_works(db_url: str) -> None:

@@ -61,7 +61,7 @@ def test_every_problem_is_reported_in_words() -> None:
         "forms.news.language must be one of en, fr, es, de",
         "forms.news.connector names 'ghost', but there is no [connectors.ghost]",
         "'www.example.com' is not an origin like https://www.example.com",
-        "outbox.concurrency must be a int",
+        "outbox.concurrency must be a whole number, not 'many'",
         "nameserver 'not-an-ip'",
         "forms.news.widget_strings.fr.sbumit is not a widget text",
     ):
@@ -95,5 +95,68 @@ def test_the_documented_example_is_valid(tmp_path: Path) -> None:
     settings = load_settings(str(REPO / "deploy" / "example.toml"), env)
     assert settings.server.environment == "production"
     assert settings.forms["newsletter"].connector == "main-list"
+    assert settings.forms["newsletter"].consent_text.startswith("J'accepte")  # the form's language
+    assert settings.forms["newsletter"].consent_in("en").startswith("I agree")
+    assert settings.server.auto_migrate
     hook = settings.forms["contact"].hook
     assert hook is not None and hook.email_field == "your-email"
+
+
+def test_the_environment_sets_any_key_and_wins_over_the_file(tmp_path: Path) -> None:
+    secret = tmp_path / "hook-secret"
+    secret.write_text("s" * 20 + "\r\n")
+    raw = {
+        "server": {"secret_key": "k" * 20, "database": f"sqlite:///{tmp_path}/x.db", "port": 8000},
+        "smtp": {"host": "smtp.example.com", "sender": "a@example.com"},
+        "connectors": {
+            "main-list": {"kind": "webhook", "url": "https://old.example.com/", "secret": "x" * 20}
+        },
+        "forms": {"news": {"connector": "main-list"}},
+    }
+    env = {
+        "OPTIN_SERVER__PORT": "9000",
+        "OPTIN_SERVER__TRUSTED_PROXIES": "['127.0.0.1', '::1']",  # TOML is welcome too
+        "OPTIN_SERVER__TRUNCATE_IPS": "true",
+        "OPTIN_SMTP__PASSWORD": "12345",  # a text setting: stays text
+        "OPTIN_CONNECTORS__MAIN_LIST__URL": "https://new.example.com/",  # the name with a "-"
+        "OPTIN_CONNECTORS__MAIN_LIST__MAX_CONCURRENCY": "2",
+        "OPTIN_FORMS__NEWS__HOOK__SECRET_FILE": str(secret),
+        "OPTIN_CONFIG": "not a setting",
+        "OPTIN_SECRET_KEY": "not a setting either (no __)",
+    }
+    settings = build_settings(raw, env, "optin.toml")
+    assert settings.server.port == 9000 and settings.server.truncate_ips is True
+    assert settings.server.trusted_proxies == ("127.0.0.1", "::1")
+    assert settings.smtp.password == "12345"
+    assert settings.connectors["main-list"]["url"] == "https://new.example.com/"
+    assert settings.connectors["main-list"]["max_concurrency"] == 2
+    hook = settings.forms["news"].hook
+    assert hook is not None and hook.secret == "s" * 20
+    assert settings.origins["server.port"] == "$OPTIN_SERVER__PORT"
+    assert settings.origins["server.database"] == "optin.toml"
+    assert (
+        settings.origins["forms.news.hook.secret"] == f"file {secret} ($OPTIN_FORMS__NEWS__HOOK__SECRET_FILE)"
+    )
+
+
+def test_mistakes_in_the_environment_name_their_variable(tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("pw")
+    problems = problems_of(
+        {"server": {"database": f"sqlite:///{tmp_path}/x.db"}},
+        {
+            "OPTIN_SERVER__PUBLC_URL": "https://a.example.com",
+            "OPTIN_SERVR__PORT": "1",
+            "OPTIN_SERVER__TRUNCATE_IPS": "maybe",
+            "OPTIN_SMTP__PASSWORD": "a",
+            "OPTIN_SMTP__PASSWORD_FILE": str(secret),
+        },
+    )
+    text = "\n".join(problems)
+    for expected in (
+        "server.publc_url is not a setting optin knows (did you mean public_url?) (from $OPTIN_SERVER__PUBLC_URL)",
+        "[servr] is not a section optin knows (did you mean [server]?) (from $OPTIN_SERVR__PORT)",
+        "server.truncate_ips must be true or false, not 'maybe' (from $OPTIN_SERVER__TRUNCATE_IPS)",
+        "$OPTIN_SMTP__PASSWORD_FILE and $OPTIN_SMTP__PASSWORD both set the same setting: keep one",
+    ):
+        assert expected in text, f"missing: {expected}\n{text}"

@@ -8,6 +8,7 @@ from email.message import EmailMessage
 import pytest
 
 from service.errors import MailError
+from service.mail.envelope import for_relay
 from service.mail.smtp import SmtpMailer
 from service.settings import SmtpSettings
 from service.store import open_store
@@ -37,21 +38,25 @@ def message(to: str = "reader@example.org") -> EmailMessage:
 
 
 async def test_starttls_with_auth(starttls_relay: Relay, ca_file: str) -> None:
-    reply = await SmtpMailer(smtp(starttls_relay.port, "starttls", ca_file)).send(message())
+    reply = await SmtpMailer(smtp(starttls_relay.port, "starttls", ca_file)).send(
+        message(), "reader@example.org"
+    )
     assert "STARTTLS" in reply
     assert [m["Message-ID"] for m in starttls_relay.messages] == ["<fixed-id@example.com>"]
 
 
 async def test_implicit_tls(server_context: ssl.SSLContext, ca_file: str) -> None:
     async with run_relay(Relay(), mode="tls", server_context=server_context) as relay:
-        reply = await SmtpMailer(smtp(relay.port, "tls", ca_file)).send(message())
+        reply = await SmtpMailer(smtp(relay.port, "tls", ca_file)).send(message(), "reader@example.org")
         assert "implicit TLS" in reply
         assert len(relay.messages) == 1
 
 
 async def test_wrong_password_is_transient_and_says_so(starttls_relay: Relay, ca_file: str) -> None:
     with pytest.raises(MailError) as caught:
-        await SmtpMailer(smtp(starttls_relay.port, "starttls", ca_file, password="wrong")).send(message())
+        await SmtpMailer(smtp(starttls_relay.port, "starttls", ca_file, password="wrong")).send(
+            message(), "reader@example.org"
+        )
     assert not caught.value.permanent
     assert "username or password" in caught.value.detail and caught.value.code == 535
     assert starttls_relay.messages == []
@@ -60,14 +65,14 @@ async def test_wrong_password_is_transient_and_says_so(starttls_relay: Relay, ca
 async def test_never_plaintext_when_the_relay_offers_no_starttls(ca_file: str) -> None:
     async with run_relay(Relay(), mode="none", auth=False) as relay:
         with pytest.raises(MailError) as caught:
-            await SmtpMailer(smtp(relay.port, "starttls", ca_file)).send(message())
+            await SmtpMailer(smtp(relay.port, "starttls", ca_file)).send(message(), "reader@example.org")
         assert "never sends in plaintext" in caught.value.detail
         assert relay.messages == []
 
 
 async def test_untrusted_certificate_is_refused(starttls_relay: Relay) -> None:
     with pytest.raises(MailError) as caught:
-        await SmtpMailer(smtp(starttls_relay.port, "starttls")).send(message())
+        await SmtpMailer(smtp(starttls_relay.port, "starttls")).send(message(), "reader@example.org")
     assert "certificate" in caught.value.detail.lower()
     assert starttls_relay.messages == []
 
@@ -76,7 +81,7 @@ async def test_recipient_refused_with_5xx_is_permanent(server_context: ssl.SSLCo
     relay = Relay(rcpt_reply="550 5.1.1 no such mailbox")
     async with run_relay(relay, mode="starttls", server_context=server_context):
         with pytest.raises(MailError) as caught:
-            await SmtpMailer(smtp(relay.port, "starttls", ca_file)).send(message())
+            await SmtpMailer(smtp(relay.port, "starttls", ca_file)).send(message(), "reader@example.org")
         assert caught.value.permanent and caught.value.code == 550
         assert "no such mailbox" in caught.value.detail
 
@@ -93,7 +98,7 @@ async def test_auto_falls_back_when_the_first_port_is_closed_and_remembers(
     async with run_relay(Relay(), mode="tls", server_context=server_context) as implicit:
         order = [(closed, "starttls"), (starttls_relay.port, "starttls"), (implicit.port, "tls")]
         mailer = SmtpMailer(smtp("auto", "auto", ca_file), remember=remember, auto_order=order)  # type: ignore[arg-type]
-        reply = await mailer.send(message())
+        reply = await mailer.send(message(), "reader@example.org")
         assert f"port {starttls_relay.port}" in reply and len(starttls_relay.messages) == 1
         assert remembered == [str(starttls_relay.port)]
 
@@ -102,7 +107,7 @@ async def test_auto_falls_back_when_the_first_port_is_closed_and_remembers(
             return str(implicit.port)
 
         again = SmtpMailer(smtp("auto", "auto", ca_file), recall=recall, auto_order=order)  # type: ignore[arg-type]
-        assert f"port {implicit.port}" in await again.send(message())
+        assert f"port {implicit.port}" in await again.send(message(), "reader@example.org")
         assert len(implicit.messages) == 1 and len(starttls_relay.messages) == 1
 
 
@@ -110,7 +115,7 @@ async def test_auto_reports_every_port_when_none_works(ca_file: str) -> None:
     order = [(free_port(), "starttls"), (free_port(), "tls")]
     mailer = SmtpMailer(smtp("auto", "auto", ca_file), auto_order=order)  # type: ignore[arg-type]
     with pytest.raises(MailError) as caught:
-        await mailer.send(message())
+        await mailer.send(message(), "reader@example.org")
     assert not caught.value.permanent
     assert "(STARTTLS): connection refused" in caught.value.detail
     assert "(implicit TLS): connection refused" in caught.value.detail
@@ -156,10 +161,56 @@ async def test_a_backlog_reuses_the_connection_and_survives_a_relay_restart(
     async with run_relay(relay, mode="starttls", server_context=server_context):
         mailer = SmtpMailer(smtp(relay.port, "starttls", ca_file))
         for i in range(3):
-            await mailer.send(message(f"r{i}@example.org"))
+            await mailer.send(message(f"r{i}@example.org"), f"r{i}@example.org")
         assert len(relay.messages) == 3 and relay.connections == 1
     # The relay restarts on the same port: the idle connection is dead, a new one is made.
     async with run_relay(relay, mode="starttls", server_context=server_context, port=relay.port):
-        await mailer.send(message("after@example.org"))
+        await mailer.send(message("after@example.org"), "after@example.org")
         await mailer.aclose()
     assert len(relay.messages) == 4 and relay.connections == 2
+
+
+async def test_the_envelope_comes_from_the_caller_never_from_the_headers(
+    starttls_relay: Relay, ca_file: str
+) -> None:
+    forged = message("someone-else@example.net")
+    mailer = SmtpMailer(smtp(starttls_relay.port, "starttls", ca_file))
+    await mailer.send(forged, "reader@example.org")
+    await mailer.aclose()
+    assert starttls_relay.envelopes == [("news@example.com", ("reader@example.org",))]
+    assert starttls_relay.messages[0]["To"] == "reader@example.org"
+    assert forged["To"] == "someone-else@example.net"  # the caller's message is left alone
+
+
+@pytest.mark.parametrize(
+    ("address", "smtputf8", "expected"),
+    [
+        ("ann@example.org", False, "ann@example.org"),
+        ("ann@münchen.de", False, "ann@xn--mnchen-3ya.de"),
+        ("ann@münchen.de", True, "ann@münchen.de"),
+        ("jürgen@example.org", True, "jürgen@example.org"),
+        ("ann@[192.0.2.1]", False, "ann@[192.0.2.1]"),
+    ],
+)
+def test_an_address_as_the_relay_can_take_it(address: str, smtputf8: bool, expected: str) -> None:
+    assert for_relay(address, smtputf8) == expected
+
+
+def test_a_unicode_local_part_without_smtputf8_is_a_permanent_error_in_words() -> None:
+    with pytest.raises(MailError) as refused:
+        for_relay("jürgen@example.org", smtputf8=False)
+    assert refused.value.permanent and "SMTPUTF8" in refused.value.detail
+    assert "jürgen" not in refused.value.detail
+
+
+async def test_an_address_no_smtp_command_can_carry_is_a_permanent_error(
+    starttls_relay: Relay, ca_file: str
+) -> None:
+    mailer = SmtpMailer(smtp(starttls_relay.port, "starttls", ca_file))
+    for address in ("a b@example.org", "a@example.org> NOTIFY=NEVER", "a(b)c@example.org"):
+        with pytest.raises(MailError) as refused:
+            await mailer.send(message(), address)
+        assert refused.value.permanent and "SMTP command" in refused.value.detail
+    await mailer.send(message(), "reader@example.org")  # the mailer still works
+    await mailer.aclose()
+    assert starttls_relay.envelopes == [("news@example.com", ("reader@example.org",))]

@@ -53,8 +53,14 @@
 
   function setup(id, host, wanted, enhance) {
     var path = origin + "/v1/forms/" + encodeURIComponent(id);
-    once(path).then(function (cfg) {
-      var lg = wanted || lang(cfg.language) || "en";
+    once(path).then(function (all) {
+      var lg = wanted || lang(all.language) || "en";
+      // The title and consent text in the visitor's language when the owner wrote them, else
+      // the form's own; the server records the same text, from the language we send it.
+      var cfg = Object.assign({}, all, {
+        title: (all.titles || {})[lg] || all.title,
+        consent_text: (all.consent_texts || {})[lg] || all.consent_text
+      });
       return once(base + "i18n/" + lg + ".json").then(function (cat) {
         var t = {}, k, extra = (cfg.widget_strings || {})[lg] || {};
         for (k in cat) t[k] = extra[k] || cat[k];
@@ -86,7 +92,7 @@
         verify();
         p.email.focus();
       });
-      add(p.msg, bad ? t.email_invalid + " " : "", parts[0], b, parts[1]);
+      add(p.msg, parts[0], b, parts[1]); // a likely typo: the question alone says it
     }
     function verify() {
       var value = p.email.value.trim(), n = ++seq;

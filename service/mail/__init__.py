@@ -7,12 +7,13 @@ from typing import Protocol
 
 
 class Mailer(Protocol):
-    """Hands one message to a relay; returns the relay's reply in words.
+    """Hands one message to a relay for ``recipient``; returns the relay's reply in words.
 
+    ``recipient`` is the envelope recipient, given by the caller and never read from headers.
     Raises :class:`service.errors.MailError` (``permanent`` for a 5xx on the recipient or the
-    message, transient otherwise).
+    message, or an address this relay cannot take; transient otherwise).
     """
 
-    async def send(self, message: EmailMessage) -> str: ...
+    async def send(self, message: EmailMessage, recipient: str) -> str: ...
 
     async def aclose(self) -> None: ...

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+log = logging.getLogger("optin.catcher")
 
 
 @dataclass(frozen=True)
@@ -48,22 +51,24 @@ class MailCatcher:
         raw = content.encode() if isinstance(content, str) else bytes(content)
         parsed = message_from_bytes(raw, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
-        self.mails.appendleft(
-            CaughtMail(
-                id=next(self._ids),
-                received_at=datetime.now(UTC),
-                mail_from=str(envelope.mail_from),
-                rcpt_tos=tuple(envelope.rcpt_tos),
-                raw=raw,
-                message=parsed,
-            )
+        mail = CaughtMail(
+            id=next(self._ids),
+            received_at=datetime.now(UTC),
+            mail_from=str(envelope.mail_from),
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            raw=raw,
+            message=parsed,
         )
+        self.mails.appendleft(mail)
+        log.info("caught mail #%d to %s: %s", mail.id, ", ".join(mail.rcpt_tos), mail.subject)
         return "250 Message caught by the optin development catcher"
 
     def get(self, mail_id: int) -> CaughtMail | None:
         return next((m for m in self.mails if m.id == mail_id), None)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        # aiosmtpd tells every SMTP command at INFO (~8 lines an email): our one line is enough.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         loop = asyncio.get_running_loop()
         handler: Any = self
         self._server = await loop.create_server(lambda: SMTP(handler, hostname="optin-dev"), host, port)

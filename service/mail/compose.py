@@ -1,11 +1,26 @@
-"""Building the emails we send. Pure: templates in, EmailMessage out."""
+"""Building the emails we send. Pure: templates in, EmailMessage out.
+
+``To:`` holds the recipient's stored address exactly. The email library parses what it is given,
+so an address it would read as something else (an RFC 2047 encoded word, a line break hidden in
+one) is refused here with a permanent error, not sent to whoever the library makes of it. Since
+verification refuses such addresses, only contacts stored by an older version can meet this.
+"""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
+from service.errors import MailError
 from service.render import Renderer
+from service.verification.transit import transit_problem
+
+# Said to the site owner (``optin outbox``), without the address itself.
+_UNSENDABLE = {
+    "encoded_word": "the recipient's address contains “=?”, which email software decodes as an"
+    " RFC 2047 encoded word into another address",
+    "unwritable_address": "the email library would rewrite the recipient's address in the To: header",
+}
 
 
 def new_message_id(sender: str) -> str:
@@ -15,6 +30,9 @@ def new_message_id(sender: str) -> str:
 
 
 def _base(sender: str, to: str, subject: str, message_id: str) -> EmailMessage:
+    problem = transit_problem(to.rpartition("@")[0], to)
+    if problem is not None:
+        raise MailError(f"not sent: {_UNSENDABLE[problem[0]]}; it cannot be sent as stored", permanent=True)
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to

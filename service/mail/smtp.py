@@ -4,6 +4,10 @@ Ports and their TLS modes: 587 and 2525 speak STARTTLS, which we *require* (a re
 not offer it is refused rather than sent plaintext); 465 is implicit TLS. ``port = "auto"``
 tries 587, then 2525, then 465, and remembers the first that worked. Plaintext is only used
 for a relay on loopback when explicitly configured (the development catcher).
+
+The envelope is always given explicitly (``sender=``, ``recipients=``): aiosmtplib would otherwise
+read it out of the ``From:`` and ``To:`` headers, and header parsing must never decide who gets
+an email (see :mod:`service.mail.envelope`).
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Literal
 
 import aiosmtplib
 
 from service.errors import MailError
+from service.mail.envelope import UNCARRIABLE, addressed_to, envelope_for
 from service.settings import SmtpSettings
 
 Mode = Literal["starttls", "tls", "none"]
@@ -69,6 +75,7 @@ class SmtpMailer:
     ) -> None:
         self.settings = settings
         self.host = host or settings.host
+        self.sender = parseaddr(settings.sender)[1] or settings.sender
         self._routes = [Route(port, "none")] if port is not None else routes_for(settings, auto_order)
         self._remember = remember
         self._recall = recall
@@ -153,11 +160,29 @@ class SmtpMailer:
         else:
             client.close()
 
-    async def _deliver(self, route: Route, client: aiosmtplib.SMTP, message: EmailMessage) -> str:
+    async def _deliver(
+        self, route: Route, client: aiosmtplib.SMTP, message: EmailMessage, recipient: str
+    ) -> str:
         try:
             # aiosmtplib's timeout bounds each socket read; this bounds the whole send.
             async with asyncio.timeout(self.settings.timeout * 2):
-                errors, reply = await client.send_message(message)
+                if client.is_ehlo_or_helo_needed:
+                    await client.ehlo()
+                try:
+                    envelope = envelope_for(self.sender, recipient, client.supports_extension("smtputf8"))
+                except MailError:
+                    self._keep(route, client)  # nothing was wrong with the connection
+                    raise
+                errors, reply = await client.send_message(
+                    addressed_to(message, envelope.recipient),
+                    sender=envelope.sender,
+                    recipients=[envelope.recipient],
+                )
+        except MailError:  # a ConnectionError, so an OSError: not a failed connection, though
+            raise
+        except ValueError as exc:  # aiosmtplib will not put such an address on a command line
+            client.close()  # it may have stopped between MAIL FROM and RCPT TO
+            raise MailError(UNCARRIABLE, permanent=True) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             client.close()
             raise _classify(exc, self.host) from exc
@@ -168,10 +193,11 @@ class SmtpMailer:
         self._keep(route, client)
         return f"{self.host} {route}: {reply}"
 
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, message: EmailMessage, recipient: str) -> str:
+        """Send ``message`` to ``recipient`` (the stored address; its ``To:`` header names it too)."""
         reused = await self._reuse()
         if reused is not None:
-            return await self._deliver(*reused, message)
+            return await self._deliver(*reused, message, recipient)
         failures: list[str] = []
         routes = await self._ordered_routes()
         # Probing a port that silently drops packets must not eat the whole budget.
@@ -182,7 +208,7 @@ class SmtpMailer:
             except _CannotConnect as exc:
                 failures.append(str(exc))
                 continue
-            reply = await self._deliver(route, client, message)
+            reply = await self._deliver(route, client, message, recipient)
             if route != self._known:
                 self._known = route
                 if self._remember is not None and len(routes) > 1:

@@ -1,7 +1,8 @@
 """``optin verify [FILE]``: verify addresses in bulk, concurrently, in input order.
 
 Input is one address a line, or a CSV column with ``--column``; output is JSONL (one object per
-input line) or CSV on stdout. A progress line goes to stderr only when stderr is a terminal.
+input line) or CSV on stdout. On stderr: a progress bar when it is a terminal, and always a
+closing summary (accepted, warned, rejected, unknown, time).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import csv
 import io
 import json
+import shutil
 import sys
 import time
 from collections import Counter, deque
@@ -89,31 +91,87 @@ def _writer(out: IO[str], fmt: str) -> Callable[[Verdict], None]:
     return write_csv
 
 
-class _Progress:
-    def __init__(self, stream: IO[str]) -> None:
+def count_rows(path: str, column: str | None) -> int | None:
+    """How many addresses a file holds (its lines, less a CSV header); None for stdin."""
+    if path == "-":
+        return None
+    lines, last = 0, b"\n"
+    with open(path, "rb") as raw:
+        while chunk := raw.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    lines += last != b"\n"
+    return max(lines - (column is not None), 0)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class Progress:
+    """On a terminal, a progress bar (count, total, rate, ETA) redrawn at most ten times a
+    second once the run lasts; always, at the end, a summary of the decisions on stderr."""
+
+    DELAY = 0.3  # short runs show only the summary
+
+    def __init__(self, stream: IO[str], total: int | None = None) -> None:
         self.stream = stream
+        self.total = total
         self.enabled = stream.isatty()
-        self.started = self.last = time.monotonic()
+        self.started = time.monotonic()
+        self.last = self.started
+        self.drawn = False
         self.counts: Counter[str] = Counter()
+        self.unknown = 0
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.values())
 
     def update(self, verdict: Verdict) -> None:
         self.counts[verdict.decision] += 1
+        self.unknown += verdict.status == "unknown"
         now = time.monotonic()
-        if self.enabled and now - self.last >= 0.1:
+        if self.enabled and now - self.last >= 0.1 and now - self.started >= self.DELAY:
             self.last = now
-            self._draw(now)
+            self.draw(now)
 
-    def _draw(self, now: float, end: str = "") -> None:
-        done = sum(self.counts.values())
-        rate = done / max(now - self.started, 1e-9)
-        c = self.counts
-        tally = f"accept {c['accept']} warn {c['warn']} reject {c['reject']}"
-        self.stream.write(f"\rverified {done} ({rate:.0f}/s) {tally}{end}")
+    def bar(self, now: float) -> str:
+        done, elapsed = self.done, max(now - self.started, 1e-9)
+        rate = done / elapsed
+        if not self.total:
+            return f"verified {done:,}  {rate:,.0f}/s  {_duration(elapsed)}"
+        share = min(done / self.total, 1.0)
+        filled = int(share * 24)
+        eta = (self.total - done) / rate if rate > 0 else 0.0
+        return (
+            f"[{'#' * filled}{'.' * (24 - filled)}] {done:,}/{self.total:,} {share:4.0%}"
+            f"  {rate:,.0f}/s  ETA {_duration(eta)}"
+        )
+
+    def draw(self, now: float) -> None:
+        width = shutil.get_terminal_size((80, 24)).columns - 1
+        self.stream.write("\r" + self.bar(now)[:width] + "\x1b[K")
         self.stream.flush()
+        self.drawn = True
 
-    def finish(self) -> None:
-        if self.enabled:
-            self._draw(time.monotonic(), "\n")
+    def summary(self, now: float) -> str:
+        c, elapsed = self.counts, now - self.started
+        rate = f" ({self.done / elapsed:,.0f}/s)" if elapsed >= 1 else ""
+        unknown = f"; {self.unknown:,} could not be checked (unknown)" if self.unknown else ""
+        return (
+            f"verified {self.done:,} address(es) in {elapsed:.1f} s{rate}: {c['accept']:,} accepted,"
+            f" {c['warn']:,} warned, {c['reject']:,} rejected{unknown}"
+        )
+
+    def finish(self, summary: bool = True) -> None:
+        if self.drawn:
+            self.stream.write("\r\x1b[K")
+        if summary:
+            self.stream.write(self.summary(time.monotonic()) + "\n")
+        self.stream.flush()
 
 
 async def verify_all(
@@ -178,7 +236,11 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, OSError) as exc:
         print(f"optin verify: {exc}", file=sys.stderr)
         return 2
-    progress = _Progress(sys.stderr)
+    try:
+        total = count_rows(args.file, args.column)
+    except OSError:
+        total = None
+    progress = Progress(sys.stderr, total)
     write = _writer(sys.stdout, args.format)
 
     def emit(verdict: Verdict) -> None:
@@ -197,10 +259,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         with stream:
             asyncio.run(main())
+        sys.stdout.flush()
     except ConfigError as exc:
+        progress.finish(summary=False)
         print(f"optin verify: {exc}", file=sys.stderr)
         return 2
-    finally:
-        progress.finish()
-        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped (`optin verify … | head`): end quietly; `optin`'s main silences stdout.
+        progress.finish(summary=False)
+        raise
+    progress.finish()
     return 0

@@ -11,14 +11,14 @@ from service.errors import ConfigError
 from service.verification.dnscheck import parse_nameserver
 
 # settings key -> (VerifierConfig field, expected type)
-_DNS_KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
+DNS_KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "nameservers": ("nameservers", list),
     "timeout": ("dns_timeout", (int, float)),
     "negative_ttl": ("negative_ttl", (int, float)),
     "max_ttl": ("max_ttl", (int, float)),
     "cache_size": ("cache_size", int),
 }
-_VERIFICATION_KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
+VERIFICATION_KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "deadline": ("deadline", (int, float)),
     "max_mx_hosts": ("max_mx_hosts", int),
     "allow_private_mx": ("allow_private_mx", bool),
@@ -92,8 +92,8 @@ class VerifierConfig:
         values: dict[str, Any] = {}
         problems: list[str] = []
         for section, table, keys in (
-            ("dns", dns, _DNS_KEYS),
-            ("verification", verification, _VERIFICATION_KEYS),
+            ("dns", dns, DNS_KEYS),
+            ("verification", verification, VERIFICATION_KEYS),
         ):
             for key, value in (table or {}).items():
                 if key not in keys:

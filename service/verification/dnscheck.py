@@ -199,6 +199,11 @@ class DnsChecker:
         self._records.put((name, rdtype), result, result.expires)
         return result
 
+    def forget(self) -> None:
+        """Drop every cached answer (they came from a resolver that was not working)."""
+        self._records = TTLCache(self._records.max_entries)
+        self._domains = TTLCache(self._domains.max_entries)
+
     def cached(self, ascii_domain: str) -> MailDomain | None:
         """The cached result for ``ascii_domain`` (lowercase, no final dot), without any I/O."""
         return self._domains.get(ascii_domain, time.monotonic())

@@ -54,7 +54,14 @@ class _Step:
 
 
 class Verifier:
-    """Holds what verification needs across calls: the DNS checker with its caches, the config."""
+    """Holds what verification needs across calls: the DNS checker with its caches, the config.
+
+    ``dns_trusted`` is False while the resolver fails for well-known domains too
+    (service.verification.dnshealth): then "this domain has no mail server" means nothing, and
+    such findings become ``unknown`` rather than refusing every address.
+    """
+
+    dns_trusted = True
 
     def __init__(self, config: VerifierConfig | None = None) -> None:
         self.config = config or VerifierConfig()
@@ -70,6 +77,15 @@ class Verifier:
         )
         self._fast = FastPath(c.cache_size)
 
+    def forget_dns(self) -> None:
+        self.dns.forget()
+        self._fast = FastPath(self.config.cache_size)
+
+    def _trusted(self, mail: MailDomain) -> MailDomain:
+        if self.dns_trusted or mail.status != "undeliverable":
+            return mail
+        return MailDomain("unknown", "dns_unreliable")
+
     async def aclose(self) -> None:
         """Nothing to release today (dnspython opens a socket per query); kept for the interface."""
 
@@ -84,6 +100,7 @@ class Verifier:
             mail = self._cached_mail(step, policy)
             if mail is None:
                 mail = await self._mail(step.parsed.ascii_domain, started)
+            mail = self._trusted(mail)
             if self.config.probe and mail.status == "ok":
                 await self._probe(step, mail)
             candidate = self._candidate(step, mail, policy)
@@ -122,6 +139,7 @@ class Verifier:
         mail = self._cached_mail(step, policy)
         if mail is None or (probe and mail.status == "ok"):
             return step
+        mail = self._trusted(mail)
         candidate = self._candidate(step, mail, policy)
         target = None
         if candidate and self._needs_target(step, candidate, policy):
@@ -268,7 +286,7 @@ class Verifier:
             fixed = typo.suggest_domain(domain.lower())
             if fixed and local:
                 suggestion = f"{local}@{fixed}"
-        message = parsed.message + (f" Did you mean {suggestion}?" if suggestion else "")
+        message = f"Did you mean {suggestion}?" if suggestion else parsed.message  # a likely typo
         return Verdict(
             input=address,
             normalized=None,

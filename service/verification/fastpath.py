@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from service.verification.lists import role_kind
 from service.verification.syntax import SIMPLE_ADDRESS
+from service.verification.transit import encoded_word_in
 from service.verification.verdict import Decision, Policy, Status, Verdict
 
 
@@ -47,6 +48,8 @@ class FastPath:
             return None
         if len(local) > 64 or len(local) + 1 + half.ascii_length > 254 or role_kind(local) is not None:
             return None
+        if encoded_word_in(local):
+            return None  # refused by the syntax check, which the slow path runs
         suggestion = f"{local}@{half.suggestion_domain}" if half.suggestion_domain else None
         return Verdict(
             input=address,

@@ -6,7 +6,11 @@ quoted local parts and address literals *reported as such*), RFC 6531 internatio
 gets wrong (spaces, several addresses, display names, comments, line breaks) with a precise reason.
 
 Normalisation: trim, Unicode NFC, lowercase the domain (UTS-46 mapping), keep the local part as
-typed (RFC 5321 says it may be case-sensitive). ``ascii_domain`` is the punycode form for DNS.
+typed (RFC 5321 says it may be case-sensitive) but drop quotes it does not need (``"ann"@x`` is
+``ann@x``, RFC 5322 section 3.4.1). ``ascii_domain`` is the punycode form for DNS.
+
+An address that would not reach the relay as typed (RFC 2047 encoded words, anything the email
+library would rewrite) is refused: see :mod:`service.verification.transit`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from functools import lru_cache
 
 import idna
 
+from service.verification.transit import ENCODED_WORD_MESSAGE, encoded_word_in, transit_problem
+
 _ATEXT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~-")
 # The common case, decided without the general parser: an ASCII dot-atom, one @, an ASCII domain.
 SIMPLE_ADDRESS = re.compile(
@@ -28,6 +34,7 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _BAD_UNICODE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
 _JOINERS = frozenset({"\u200c", "\u200d"})  # ZWNJ/ZWJ appear inside emoji and Indic names
 _INVISIBLE_EDGES = "\ufeff\u200b\u2060"  # BOM and zero-width spaces pasted around addresses
+_QUOTED_PAIR = re.compile(r"\\(.)")
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,16 @@ def _quoted_end(text: str) -> int | None:
             return None
         i += 1
     return None
+
+
+def _simplest_quoted(quoted: str) -> str:
+    """The simplest spelling of the same quoted local part (RFC 5322 3.4.1, RFC 5321 4.1.2):
+    quoted pairs unescaped, the quotes dropped when the content is a dot-atom, else only ``"``
+    and ``\\`` escaped. The email library writes headers this way, so ours must agree."""
+    content = _QUOTED_PAIR.sub(r"\1", quoted[1:-1])
+    if _check_local(content) is None:  # a dot-atom (RFC 6532 allows UTF-8 in it)
+        return content
+    return '"' + content.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _check_local(local: str) -> Parsed | None:
@@ -143,6 +160,8 @@ def check_syntax(raw: str) -> Parsed:
     local, domain = simple.groups()
     if len(local) > 64:
         return _fail("local_part_too_long", "The part before the @ is longer than 64 characters.")
+    if encoded_word_in(local):
+        return _fail("encoded_word", ENCODED_WORD_MESSAGE)
     checked = _check_domain(domain)
     if isinstance(checked, Parsed):
         return checked
@@ -178,7 +197,9 @@ def parse_general(raw: str) -> Parsed:
         domain = rest[1:]
         if len(local.encode("utf-8")) > 64:
             return _fail("local_part_too_long", "The part before the @ is longer than 64 characters.")
-        flags.add("quoted_local_part")
+        local = _simplest_quoted(local)
+        if local.startswith('"'):
+            flags.add("quoted_local_part")
     else:
         if "," in text or ";" in text:
             return _fail("several_addresses", "Please enter a single email address.")
@@ -206,7 +227,7 @@ def parse_general(raw: str) -> Parsed:
         if isinstance(literal, Parsed):
             return literal
         flags.add("domain_literal")
-        return Parsed(f"{local}@{literal}", local=local, domain=literal, flags=frozenset(flags))
+        return _in_transit(Parsed(f"{local}@{literal}", local=local, domain=literal, flags=frozenset(flags)))
     if "[" in domain or "]" in domain:
         return _fail("invalid_domain_literal", "The brackets after the @ are not a valid address literal.")
     checked = _check_domain(domain)
@@ -215,13 +236,21 @@ def parse_general(raw: str) -> Parsed:
     unicode_domain, ascii_domain = checked
     if len(local.encode("utf-8")) + 1 + len(ascii_domain) > 254:
         return _fail("address_too_long", "The address is longer than 254 characters.")
-    return Parsed(
-        f"{local}@{unicode_domain}",
-        local=local,
-        domain=unicode_domain,
-        ascii_domain=ascii_domain,
-        flags=frozenset(flags),
+    return _in_transit(
+        Parsed(
+            f"{local}@{unicode_domain}",
+            local=local,
+            domain=unicode_domain,
+            ascii_domain=ascii_domain,
+            flags=frozenset(flags),
+        )
     )
+
+
+def _in_transit(parsed: Parsed) -> Parsed:
+    """``parsed``, unless the address would change on its way into an email."""
+    problem = transit_problem(parsed.local, str(parsed.normalized))
+    return _fail(*problem) if problem else parsed
 
 
 def normalize(raw: str) -> str | None:

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from service.connectors.status import connectors_health
 from service.errors import InputError
 from service.signup import SignupRequest
+from service.verification.dnshealth import ResolverHealth, ResolverWatch
 from service.verification.http import verify_endpoint
 from service.web.body import read_fields, text_field, truthy, wants_html
 from service.web.client import client_ip
@@ -66,11 +67,15 @@ async def form_config(request: Request) -> Response:
     form = svc.settings.forms.get(request.path_params["form_id"])
     if form is None:
         return JSONResponse({"error": "there is no such form"}, status_code=404)
+    # Texts in the form's language, and in every other language the owner wrote them: the
+    # widget shows the visitor's, else these (the server records the same one in the ledger).
     body: dict[str, Any] = {
         "id": form.id,
         "title": form.title,
+        "titles": dict(form.titles),
         "language": form.language,
         "consent_text": form.consent_text,
+        "consent_texts": dict(form.consent_texts),
         "consent_required": bool(form.consent_text),
         "subscribe_url": f"{svc.settings.server.public_url}/v1/forms/{form.id}/subscribe",
         "verify_url": f"{svc.settings.server.public_url}/v1/verify",
@@ -81,12 +86,16 @@ async def form_config(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
+    """The human summary: outbox, connectors, and whether DNS works (it decides every signup)."""
     svc = services(request)
     counts = await svc.store.job_counts()
+    resolver: ResolverWatch | None = getattr(request.app.state, "resolver", None)
+    dns = resolver.health if resolver is not None else ResolverHealth("unchecked")
     return JSONResponse(
         {
-            "status": "ok",
+            "status": "ok" if dns.ok else "degraded",
             "environment": svc.settings.server.environment,
+            "dns": dns.to_json(),
             "outbox": {"pending": counts.get("pending", 0), "dead": counts.get("dead", 0)},
             "connectors": await connectors_health(svc.store, tuple(svc.settings.connectors)),
         }

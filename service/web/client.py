@@ -19,7 +19,7 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 @lru_cache(maxsize=16)
 def _networks(trusted: tuple[str, ...]) -> tuple[Network, ...]:
-    """Each entry is an address or a network ("10.0.0.0/8"); an entry that is neither never matches."""
+    """The proxies' addresses (check-config refuses anything else) as one-address networks."""
     networks = []
     for entry in trusted:
         try:

@@ -11,6 +11,24 @@ from service.web.context import services
 from service.web.pages import PAGE_HEADERS, render_page
 
 _LINK = re.compile(r"https?://[^\s<>\"']+")
+_HEAD = re.compile(r"<head[^>]*>", re.IGNORECASE)
+
+# The detail page frames the HTML part, which comes from our own origin.
+VIEWER_HEADERS = {
+    **PAGE_HEADERS,
+    "Content-Security-Policy": PAGE_HEADERS["Content-Security-Policy"].replace(
+        "form-action", "frame-src 'self'; form-action"
+    ),
+}
+# The HTML part as a mail client shows it: its inline styles, no script, no remote content, in a
+# sandbox (a unique origin) even when opened on its own; its links open outside the frame.
+EMAIL_HEADERS = {
+    "Content-Security-Policy": "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none';"
+    " style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 
 
 async def demo(request: Request) -> Response:
@@ -40,12 +58,25 @@ async def mail_detail(request: Request) -> Response:
     mail = catcher.get(int(request.path_params["mail_id"])) if catcher else None
     if mail is None:
         return Response("Not found", status_code=404)
-    return render_page(
-        request,
+    html = services(request).renderer.html(
         "pages/dev_mail_detail.html",
         "en",
         mail=mail,
         text=mail.body("plain"),
+        has_html=bool(mail.body("html")),
         links=_LINK.findall(mail.body("plain")),
         headers=list(mail.message.items()),
     )
+    return HTMLResponse(html, headers=VIEWER_HEADERS)
+
+
+async def mail_html(request: Request) -> Response:
+    """The HTML part alone, for the detail page's sandboxed frame."""
+    catcher = services(request).catcher
+    mail = catcher.get(int(request.path_params["mail_id"])) if catcher else None
+    body = mail.body("html") if mail else ""
+    if not body:
+        return Response("Not found", status_code=404)
+    base = '<base target="_blank">'
+    body = _HEAD.sub(lambda m: m.group(0) + base, body, count=1) if _HEAD.search(body) else base + body
+    return HTMLResponse(body, headers=EMAIL_HEADERS)

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from service.confirmation import LinkInfo, Visit
+from service.confirmation import LinkInfo, LinkRefusal, Visit
 from service.settings import LANGUAGES
 from service.web.client import client_ip
 from service.web.context import services
@@ -94,11 +94,15 @@ async def resend(request: Request) -> Response:
 async def unsubscribe_page(request: Request) -> Response:
     token = request.path_params["token"]
     contact = await services(request).confirmations.unsubscribe_target(token)
-    if contact is None:
-        return render_page(request, "pages/link_invalid.html", page_language(request), status=404, token="")
+    if isinstance(contact, str):
+        return _refused(request, contact)
     template = "pages/unsubscribed.html" if contact.status == "unsubscribed" else "pages/unsubscribe.html"
     return render_page(
-        request, template, contact.language, token=token, list_title=_title(request, contact.form_id)
+        request,
+        template,
+        contact.language,
+        token=token,
+        list_title=_title(request, contact.form_id, contact.language),
     )
 
 
@@ -108,10 +112,13 @@ async def unsubscribe_submit(request: Request) -> Response:
     contact = await services(request).confirmations.unsubscribe(
         token, client_ip(request), request.headers.get("user-agent")
     )
-    if contact is None:
-        return render_page(request, "pages/link_invalid.html", page_language(request), status=404, token="")
+    if isinstance(contact, str):
+        return _refused(request, contact)
     return render_page(
-        request, "pages/unsubscribed.html", contact.language, list_title=_title(request, contact.form_id)
+        request,
+        "pages/unsubscribed.html",
+        contact.language,
+        list_title=_title(request, contact.form_id, contact.language),
     )
 
 
@@ -128,9 +135,17 @@ async def unsubscribe(request: Request) -> Response:
 async def thanks(request: Request) -> Response:
     form = services(request).settings.forms.get(request.query_params.get("form", ""))
     language = page_language(request, form.language if form else None)
-    return render_page(request, "pages/thanks.html", language, list_title=form.title if form else "")
+    return render_page(
+        request, "pages/thanks.html", language, list_title=form.title_in(language) if form else ""
+    )
 
 
-def _title(request: Request, form_id: str) -> str:
+def _refused(request: Request, refusal: LinkRefusal) -> HTMLResponse:
+    """A link that changes nothing; "no longer valid" names no list (it tells a stranger nothing)."""
+    status = 410 if refusal == "no_longer_valid" else 404
+    return render_page(request, f"pages/link_{refusal}.html", page_language(request), status=status, token="")
+
+
+def _title(request: Request, form_id: str, language: str) -> str:
     form = services(request).settings.forms.get(form_id)
-    return form.title if form else form_id
+    return form.title_in(language) if form else form_id

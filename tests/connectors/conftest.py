@@ -1,16 +1,17 @@
 """Fixtures: each fake ESP runs on loopback with its OpenAPI checker plugged in.
 
 Every request a connector sends during a test is validated against the vendor's published
-document; a fixture fails at teardown when any request (or the fake's reply) broke it.
+document, loaded when the fixture is set up (a missing or broken one fails the test there, with
+the file and the reason); a fixture fails at teardown when any request (or the fake's reply)
+broke it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import TypeVar
 
 import pytest
-from openapi_core import OpenAPI
 
 from tests.connectors import mailjet_docs, specs
 from tests.fake_esps.brevo import FakeBrevo
@@ -24,9 +25,9 @@ from tests.fake_esps.server import FakeEsp
 F = TypeVar("F", bound=FakeEsp)
 
 
-async def serve(fake: F, spec: Callable[[str], OpenAPI] | None) -> AsyncIterator[F]:
-    if spec is not None:
-        fake.checker = specs.checker(spec)
+async def serve(fake: F, *, contract: bool = True) -> AsyncIterator[F]:
+    if contract:
+        fake.checker = specs.checker(specs.contract(fake.vendor))
     await fake.start()
     try:
         yield fake
@@ -37,31 +38,31 @@ async def serve(fake: F, spec: Callable[[str], OpenAPI] | None) -> AsyncIterator
 
 @pytest.fixture
 async def mailchimp() -> AsyncIterator[FakeMailchimp]:
-    async for fake in serve(FakeMailchimp(), lambda _path: specs.mailchimp()):
+    async for fake in serve(FakeMailchimp()):
         yield fake
 
 
 @pytest.fixture
 async def brevo() -> AsyncIterator[FakeBrevo]:
-    async for fake in serve(FakeBrevo(), lambda _path: specs.brevo()):
+    async for fake in serve(FakeBrevo()):
         yield fake
 
 
 @pytest.fixture
 async def sendgrid() -> AsyncIterator[FakeSendGrid]:
-    async for fake in serve(FakeSendGrid(), specs.sendgrid_for):
+    async for fake in serve(FakeSendGrid()):
         yield fake
 
 
 @pytest.fixture
 async def getresponse() -> AsyncIterator[FakeGetResponse]:
-    async for fake in serve(FakeGetResponse(), lambda _path: specs.getresponse()):
+    async for fake in serve(FakeGetResponse()):
         yield fake
 
 
 @pytest.fixture
 async def kit() -> AsyncIterator[FakeKit]:
-    async for fake in serve(FakeKit(), lambda _path: specs.kit()):
+    async for fake in serve(FakeKit()):
         yield fake
 
 
@@ -69,5 +70,5 @@ async def kit() -> AsyncIterator[FakeKit]:
 async def mailjet() -> AsyncIterator[FakeMailjet]:
     fake = FakeMailjet()
     fake.checker = mailjet_docs.check  # no OpenAPI document: the documented examples
-    async for served in serve(fake, None):
+    async for served in serve(fake, contract=False):
         yield served

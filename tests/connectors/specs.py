@@ -1,8 +1,10 @@
 """Load the ESPs' published OpenAPI documents, patch their known defects, validate traffic.
 
-The documents live in ``../shared/esp-specs`` relative to the repository root; their origins and
-defects are listed in that directory's MANIFEST.md. Each patch below names the defect it mends.
-A missing directory fails the test: contract tests that silently vanish prove nothing.
+The documents are extracts kept in ``tests/data/esp-specs/``: the operations our fakes serve and
+every component they reference, verbatim (its README names each source, version and licence;
+``tests/data/extract_esp_specs.py`` regenerates them). Each patch below names the defect it mends.
+A document that cannot be loaded fails the test at set-up, naming the file and the reason: a
+contract check that silently vanishes, or a fake that answers 500 instead, proves nothing.
 """
 
 from __future__ import annotations
@@ -14,43 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.starlette.requests import StarletteOpenAPIRequest
 from openapi_core.contrib.starlette.responses import StarletteOpenAPIResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
-SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "esp-specs"
+SPECS = Path(__file__).resolve().parents[1] / "data" / "esp-specs"
+
+Picker = Callable[[str], OpenAPI]
+Patch = Callable[[dict[str, Any]], None]
 
 
-def spec_file(name: str) -> Path:
-    path = SPECS / name
-    if not path.is_file():
-        pytest.fail(
-            f"ESP OpenAPI document {name} not found in {SPECS.resolve()}: the contract tests need the "
-            "shared/esp-specs directory next to the repository (see its MANIFEST.md)",
-            pytrace=False,
-        )
-    return path
-
-
-class _NoTimestamps(yaml.CSafeLoader):
-    """YAML loader that keeps dates as strings (Brevo's document has unquoted dates)."""
-
-
-_NoTimestamps.yaml_implicit_resolvers = {
-    key: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _string_keys(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): _string_keys(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_string_keys(v) for v in node]
-    return node
+class SpecUnavailable(Exception):
+    """An ESP document is missing, unreadable, or no longer fits its patches."""
 
 
 def _walk(node: Any, visit: Callable[[dict[str, Any]], None]) -> None:
@@ -63,38 +42,53 @@ def _walk(node: Any, visit: Callable[[dict[str, Any]], None]) -> None:
             _walk(value, visit)
 
 
-def _build(doc: dict[str, Any], server: str) -> OpenAPI:
-    # The fakes listen on 127.0.0.1: match paths relative to the vendor's base path.
-    doc["servers"] = [{"url": server}]
-    return OpenAPI.from_dict(doc, config=Config(spec_validator_cls=None))
+def read_spec(name: str) -> dict[str, Any]:
+    path = SPECS / name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecUnavailable(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise SpecUnavailable(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("paths"), dict):
+        raise SpecUnavailable(f"{path} is not an OpenAPI document (no paths)")
+    return doc
 
 
-@cache
-def mailchimp() -> OpenAPI:
-    doc = yaml.load(spec_file("mailchimp_marketing_3.0.55_openapi.yaml").read_text(), Loader=yaml.CSafeLoader)
+def _build(name: str, server: str, patch: Patch | None = None) -> OpenAPI:
+    doc = read_spec(name)
+    try:
+        if patch is not None:
+            patch(doc)
+        # The fakes listen on 127.0.0.1: match paths relative to the vendor's base path.
+        doc["servers"] = [{"url": server}]
+        return OpenAPI.from_dict(doc, config=Config(spec_validator_cls=None))
+    except Exception as exc:  # a patch that no longer fits, or a document openapi-core refuses
+        raise SpecUnavailable(f"{SPECS / name} cannot be used: {type(exc).__name__}: {exc}") from exc
 
+
+def _mailchimp_patch(doc: dict[str, Any]) -> None:
     def merge_fields_take_scalars(node: dict[str, Any]) -> None:
-        # MANIFEST defect: merge_fields.additionalProperties is `type: object`, so "FNAME": "Ann" fails.
+        # Known defect: merge_fields.additionalProperties is `type: object`, so "FNAME": "Ann" fails.
         fields = node.get("merge_fields")
         if isinstance(fields, dict) and isinstance(fields.get("additionalProperties"), dict):
             fields["additionalProperties"] = {}
 
     _walk(doc, merge_fields_take_scalars)
-    return _build(doc, "/3.0")
 
 
-@cache
-def kit() -> OpenAPI:
-    doc = json.loads(spec_file("kit_v4_openapi.json").read_text())
+def _kit_patch(doc: dict[str, Any]) -> None:
     body = doc["paths"]["/v4/subscribers"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    # MANIFEST defect: `fields` has an example-derived `required: [Last name, Birthday, Source]`.
+    # Known defect: `fields` has an example-derived `required: [Last name, Birthday, Source]`.
     body["properties"]["fields"].pop("required", None)
     body["properties"]["fields"]["additionalProperties"] = True
 
     def api_key_auth_needs_no_authorization_header(node: dict[str, Any]) -> None:
-        # Not in the MANIFEST: every operation also lists a *required* `Authorization` header
-        # parameter (the OAuth form), which an X-Kit-Api-Key request rightly lacks. Security
-        # schemes already describe both ways to authenticate.
+        # Every operation also lists a *required* `Authorization` header parameter (the OAuth
+        # form), which an X-Kit-Api-Key request rightly lacks. Security schemes already describe
+        # both ways to authenticate.
         # openapi-core cannot check OAuth2 (it warns), and we authenticate with the API key.
         if isinstance(node.get("security"), list):
             node["security"] = [r for r in node["security"] if "OAuth2" not in r]
@@ -105,27 +99,17 @@ def kit() -> OpenAPI:
             ]
 
     def no_example_required_fields(node: dict[str, Any]) -> None:
-        # Like the MANIFEST's `fields.required` defect, response `fields` objects require the
-        # example's custom fields (`category`); no account has to have those.
+        # Like the `fields.required` defect, response `fields` objects require the example's
+        # custom fields (`category`); no account has to have those.
         fields = (node.get("properties") or {}).get("fields")
         if isinstance(fields, dict):
             fields.pop("required", None)
 
     _walk(doc["paths"], api_key_auth_needs_no_authorization_header)
     _walk(doc["paths"], no_example_required_fields)
-    return _build(doc, "/")
 
 
-@cache
-def brevo() -> OpenAPI:
-    # MANIFEST defect: unquoted YAML ints as response codes and unquoted dates.
-    doc = _string_keys(yaml.load(spec_file("brevo_v3_openapi3_pr47.yml").read_text(), Loader=_NoTimestamps))  # noqa: S506 (a CSafeLoader)
-    return _build(doc, "/v3")
-
-
-@cache
-def getresponse() -> OpenAPI:
-    doc = json.loads(spec_file("getresponse_v3_skill_subset_openapi.json").read_text())
+def _getresponse_patch(doc: dict[str, Any]) -> None:
     # The document is a 14-path subset. Updating and deleting a contact are documented at
     # https://apireference.getresponse.com/#/operations/updateContact and deleteContact; the
     # update body is the create body without `email`/`campaign` being required.
@@ -145,26 +129,64 @@ def getresponse() -> OpenAPI:
         "parameters": [contact_id],
         "responses": {"204": {"description": "Contact deleted"}, "404": {"description": "Contact not found"}},
     }
-    return _build(doc, "/v3")
+
+
+@cache
+def mailchimp() -> OpenAPI:
+    return _build("mailchimp.json", "/3.0", _mailchimp_patch)
+
+
+@cache
+def kit() -> OpenAPI:
+    return _build("kit.json", "/", _kit_patch)
+
+
+@cache
+def brevo() -> OpenAPI:
+    return _build("brevo.json", "/v3")
+
+
+@cache
+def getresponse() -> OpenAPI:
+    return _build("getresponse.json", "/v3", _getresponse_patch)
 
 
 @cache
 def sendgrid(part: str) -> OpenAPI:
-    doc = json.loads(spec_file(f"sendgrid_tsg_mc_{part}_v3.json").read_text())
-    return _build(doc, "/")
+    return _build(f"sendgrid_{part}.json", "/")
 
 
-def sendgrid_for(path: str) -> OpenAPI:
-    if path.startswith("/v3/marketing/lists"):
-        return sendgrid("lists")
-    if path.startswith("/v3/marketing/field_definitions"):
-        return sendgrid("custom_fields")
-    return sendgrid("contacts")
+def _one(spec: OpenAPI) -> Picker:
+    return lambda _path: spec
 
 
-def checker(
-    pick: Callable[[str], OpenAPI], *, responses: bool = True
-) -> Callable[[Request, bytes, Response], list[str]]:
+def _sendgrid() -> Picker:
+    # SendGrid publishes one document per resource.
+    lists, contacts = sendgrid("lists"), sendgrid("contacts")
+    return lambda path: lists if path.startswith("/v3/marketing/lists") else contacts
+
+
+CONTRACTS: dict[str, Callable[[], Picker]] = {
+    "Mailchimp": lambda: _one(mailchimp()),
+    "Brevo": lambda: _one(brevo()),
+    "SendGrid": _sendgrid,
+    "GetResponse": lambda: _one(getresponse()),
+    "Kit": lambda: _one(kit()),
+}
+
+
+def contract(vendor: str) -> Picker:
+    """Load now every document ``vendor``'s traffic is checked against, failing the test if one
+    cannot be: at set-up, before any request, rather than as a 500 from inside the fake."""
+    try:
+        return CONTRACTS[vendor]()
+    except SpecUnavailable as exc:
+        reason = str(exc)
+    # Outside the except block: the report shows the reason alone, not a chain of tracebacks.
+    pytest.fail(f"{vendor}'s contract cannot be loaded: {reason}", pytrace=False)
+
+
+def checker(pick: Picker, *, responses: bool = True) -> Callable[[Request, bytes, Response], list[str]]:
     """Validate each request, and each fake's 2xx answer with a body, against the spec."""
 
     def check(request: Request, raw: bytes, response: Response) -> list[str]:

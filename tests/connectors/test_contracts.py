@@ -1,13 +1,18 @@
-"""The contract checker itself: it finds the documents, and it does reject what breaks them."""
+"""The contract checker itself: it loads the documents or says why not, and it does reject what
+breaks them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
 
 from tests.connectors import specs
+from tests.connectors.conftest import serve
 from tests.fake_esps.brevo import FakeBrevo
 from tests.fake_esps.getresponse import FakeGetResponse
 from tests.fake_esps.kit import FakeKit
@@ -16,10 +21,55 @@ from tests.fake_esps.sendgrid import FakeSendGrid
 from tests.fake_esps.server import FakeEsp
 
 
-def test_missing_spec_directory_fails_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(specs, "SPECS", Path("/nonexistent/esp-specs"))
-    with pytest.raises(pytest.fail.Exception, match="shared/esp-specs directory"):
-        specs.spec_file("kit_v4_openapi.json")
+@pytest.fixture
+def kit_contract_at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """Point the loader at an empty folder; Kit's document is loaded afresh from there."""
+    monkeypatch.setattr(specs, "SPECS", tmp_path)
+    specs.kit.cache_clear()
+    yield tmp_path
+    specs.kit.cache_clear()  # the next Kit test loads the real document again
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "No such file or directory"),
+        ('{"openapi": "3.0.3", "paths": ', "is not valid JSON: Expecting value"),
+        ('{"openapi": "3.0.3", "paths": {}}', "cannot be used: KeyError: '/v4/subscribers'"),
+    ],
+    ids=["missing", "not-json", "no-longer-fits-its-patch"],
+)
+async def test_a_contract_that_cannot_load_fails_the_fixture_naming_file_and_reason(
+    kit_contract_at: Path, content: str | None, reason: str
+) -> None:
+    if content is not None:
+        (kit_contract_at / "kit.json").write_text(content)
+    fake = FakeKit()
+    with pytest.raises(pytest.fail.Exception) as failed:
+        await anext(serve(fake))
+    message = str(failed.value)
+    assert message.startswith("Kit's contract cannot be loaded: ")
+    assert str(kit_contract_at / "kit.json") in message
+    assert reason in message
+    assert fake.base_url == "", "the fake must not start without its contract"
+
+
+async def test_a_checker_that_breaks_never_turns_the_answer_into_a_500() -> None:
+    def broken(request: Request, raw: bytes, response: Response) -> list[str]:
+        raise RuntimeError("no document to check against")
+
+    fake = FakeKit()
+    fake.checker = broken
+    await fake.start()
+    try:
+        async with httpx.AsyncClient(base_url=fake.base_url) as client:
+            answer = await client.get("/v4/account")  # no API key: Kit answers 401
+    finally:
+        await fake.stop()
+    assert answer.status_code == 401
+    assert fake.violations == [
+        "contract check of GET /v4/account could not run: RuntimeError('no document to check against')"
+    ]
 
 
 async def _rejected(

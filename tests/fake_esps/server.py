@@ -2,7 +2,8 @@
 
 A fake records every request, lets a test queue failures (``fail_next``) in the vendor's own
 error format, and hands each request and its reply to an optional ``checker`` (the contract
-tests plug an OpenAPI validator in there) whose complaints pile up in ``violations``.
+tests plug an OpenAPI validator in there) whose complaints pile up in ``violations``; a checker
+that itself fails is one more complaint, never a 500 in place of the vendor's answer.
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ def reply(body: Any, status: int = 200, headers: Mapping[str, str] | None = None
     if body is None:
         return Response(status_code=status, headers=dict(headers or {}))
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def _run(checker: Checker, request: Request, raw: bytes, response: Response) -> list[str]:
+    try:
+        return checker(request, raw, response)
+    except Exception as exc:
+        # A checker that breaks must not turn the vendor's answer into a 500: the test would then
+        # report a wrong status, not the reason. The fixture fails on this complaint instead.
+        return [f"contract check of {request.method} {request.url.path} could not run: {exc!r}"]
 
 
 class FakeEsp:
@@ -105,7 +115,7 @@ class FakeEsp:
             )
             response = await self._answer(request, handler, body)
             if self.checker is not None:
-                self.violations.extend(self.checker(request, raw, response))
+                self.violations.extend(_run(self.checker, request, raw, response))
             return response
 
         self.routes.append(Route(path, endpoint, methods=[method]))

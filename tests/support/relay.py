@@ -7,7 +7,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
 from email.message import EmailMessage
 from typing import Any, Literal
 
@@ -24,6 +24,8 @@ class Relay:
     rcpt_reply: str | None = None
     delay: float = 0.0
     messages: list[EmailMessage] = field(default_factory=list)
+    # What the SMTP envelope said, beside each message: (MAIL FROM, RCPT TO addresses).
+    envelopes: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     attempts: int = 0
     connections: int = 0
     port: int = 0
@@ -44,13 +46,23 @@ class Relay:
             reply = self.data_replies.pop(0)
             if not reply.startswith("250"):
                 return reply
-        parsed = message_from_bytes(bytes(envelope.original_content or b""), policy=policy.default)
+        raw = bytes(envelope.original_content or b"")
+        # An SMTPUTF8 message carries UTF-8 headers, which only the text parser reads as such.
+        if envelope.smtp_utf8:
+            parsed = message_from_string(raw.decode("utf-8"), policy=policy.default)
+        else:
+            parsed = message_from_bytes(raw, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)
+        self.envelopes.append((str(envelope.mail_from), tuple(envelope.rcpt_tos)))
         return "250 Message accepted"
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
+
+    def delivered_to(self, address: str) -> list[EmailMessage]:
+        """Messages whose envelope named ``address``: what that inbox really receives."""
+        return [m for m, (_, rcpts) in zip(self.messages, self.envelopes, strict=True) if address in rcpts]
 
 
 def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
@@ -70,7 +82,9 @@ async def run_relay(
     auth: bool = True,
     port: int = 0,
     host: str = "127.0.0.1",
+    smtputf8: bool = False,
 ) -> AsyncIterator[Relay]:
+    """``smtputf8`` makes the relay offer SMTPUTF8 (RFC 6531), as some relays do and many don't."""
     loop = asyncio.get_running_loop()
 
     sessions: list[SMTP] = []
@@ -85,6 +99,7 @@ async def run_relay(
             auth_required=auth,
             auth_require_tls=mode == "starttls",
             authenticator=_authenticator if auth else None,
+            enable_SMTPUTF8=smtputf8,
         )
         sessions.append(session)
         return session

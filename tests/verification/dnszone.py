@@ -31,6 +31,7 @@ def build_zone() -> dict[str, list[str]]:
     zone: dict[str, list[str]] = {}
     providers = {
         "gmail.com": "142.250.102.27",
+        "googlemail.com": "142.250.102.28",
         "outlook.com": "52.101.68.10",
         "hotmail.com": "52.101.68.11",
         "hotmail.fr": "52.101.68.12",

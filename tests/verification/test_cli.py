@@ -43,7 +43,9 @@ def test_jsonl_one_object_per_input_line_in_order(
     assert rows[3]["flags"] == ["disposable"]
     for row in rows:
         assert {"input", "normalized", "status", "decision", "reasons", "flags", "suggestion"} <= set(row)
-    assert err == ""  # no progress bar when stderr is not a terminal
+    # No progress bar when stderr is not a terminal, only the closing summary.
+    assert err.startswith("verified 6 address(es) in ") and "\r" not in err
+    assert err.rstrip().endswith(": 1 accepted, 1 warned, 4 rejected")
 
 
 def test_csv_column_from_stdin_to_csv(

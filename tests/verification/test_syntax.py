@@ -22,6 +22,14 @@ from service.verification import Verifier, check_syntax, normalize
         ("伊昭傑@郵件.商務", "伊昭傑@郵件.商務"),
         ("o'brien@example.org", "o'brien@example.org"),
         ("a" * 64 + "@example.org", "a" * 64 + "@example.org"),
+        # Quotes a local part does not need are dropped: it is the same mailbox.
+        ('"ann"@example.org', "ann@example.org"),
+        ('"\\a.b"@example.org', "a.b@example.org"),
+        ('"jürgen"@example.org', "jürgen@example.org"),
+        ('"ann\\ lee"@example.org', '"ann lee"@example.org'),
+        # "?=" or "=" alone start nothing; only "=?" opens an encoded word.
+        ("a?=b@example.org", "a?=b@example.org"),
+        ("a=b?c@example.org", "a=b?c@example.org"),
     ],
 )
 def test_accepted_and_normalised(raw: str, normalized: str) -> None:
@@ -69,6 +77,20 @@ def test_accepted_and_normalised(raw: str, normalized: str) -> None:
         ('"ann@example.org', "invalid_quoted_local_part"),
         ("ann@[300.1.1.1]", "invalid_domain_literal"),
         ("\ud800@example.org", "invalid_character"),
+        # RFC 2047 encoded words: the mail library would decode them into another address.
+        ("=?utf-8?q?victim?=@example.org", "encoded_word"),
+        ("=?UTF-8?B?dmljdGlt?=@example.org", "encoded_word"),
+        ("x=?utf-8?q?y?=@example.org", "encoded_word"),
+        ("=?x@example.org", "encoded_word"),
+        ("=?utf-8?q?a=0D=0Ab?=@example.org", "encoded_word"),
+        ('"=?utf-8?q?victim?="@example.org', "encoded_word"),
+        ("=?utf-8?q?jürgen?=@example.org", "encoded_word"),
+        ("=?utf-8?q?victim?=@münchen.de", "encoded_word"),
+        # What the library would rewrite on its way into a header.
+        ('""@example.org', "unwritable_address"),
+        ('"a..b"@example.org', "unwritable_address"),
+        ("x\u2028y@example.org", "whitespace"),
+        ("x\u0085y@example.org", "control_character"),
     ],
 )
 def test_rejected_with_a_precise_reason(raw: str, code: str) -> None:
@@ -82,6 +104,31 @@ def test_international_local_part_is_flagged_smtputf8() -> None:
     assert "smtputf8" in check_syntax("josé@example.org").flags
     assert "smtputf8" not in check_syntax("jose@münchen.de").flags
     assert check_syntax("jose@münchen.de").ascii_domain == "xn--mnchen-3ya.de"
+
+
+def test_every_accepted_address_reads_back_unchanged_from_an_email_header() -> None:
+    from service.verification.transit import header_reading
+
+    for raw in (
+        "ann@example.org",
+        "zoë@example.org",
+        '"ann lee"@example.org',
+        '"a\\"b"@example.org',
+        "a/b%c?d#e@example.org",
+        "ann@münchen.de",
+        "伊昭傑@郵件.商務",
+        "ann@[192.0.2.1]",
+    ):
+        normalized = check_syntax(raw).normalized
+        assert normalized is not None and header_reading(normalized) == normalized
+
+
+async def test_a_warm_cache_does_not_let_an_encoded_word_through(verifier: Verifier) -> None:
+    assert (await verifier.verify("ann@example.org")).decision == "accept"
+    assert verifier.verify_cached("bob@example.org") is not None  # the fast path is warm
+    verdict = await verifier.verify("=?utf-8?q?ann?=@example.org")
+    assert (verdict.decision, verdict.reasons) == ("reject", ("encoded_word",))
+    assert "encoded word" in verdict.message
 
 
 def test_quoted_local_parts_and_domain_literals_are_reported_as_such() -> None:

@@ -1,0 +1,83 @@
+"""``optin check-config [--show]``: whether the settings work, and where each value came from."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from typing import Any
+
+from service.cli.common import checked_settings
+from service.settings import Settings
+from service.settings_show import masked_url
+
+
+def add_parser(sub: Any) -> None:
+    command = sub.add_parser(
+        "check-config",
+        help="explain what is wrong with the settings, or what they amount to",
+        description="Check the settings exactly as `optin serve` does: every problem in words,"
+        " exit code 2. When they are fine, say what they amount to and where each value came from.",
+    )
+    command.add_argument(
+        "--show", action="store_true", help="print every effective setting as TOML, secrets masked"
+    )
+    command.set_defaults(func=cmd_check_config)
+
+
+def _kind(origin: str) -> str:
+    if origin.startswith("file "):
+        return "secret files"
+    if origin.startswith("$"):
+        return "the environment"
+    if " → $" in origin:
+        return "env: references"
+    return origin
+
+
+def _summary(settings: Settings) -> list[str]:
+    server = settings.server
+    lines = [f"  environment {server.environment}, public URL {server.public_url}"]
+    migrate = "applied at start-up" if server.auto_migrate else "applied by `optin migrate` only"
+    lines.append(f"  database: {masked_url(server.database)} (schema migrations {migrate})")
+    smtp = settings.smtp
+    if settings.uses_dev_mail_catcher:
+        lines.append("  mail relay: none; the development mail catcher shows mail at /dev/mail")
+    else:
+        lines.append(
+            f"  mail relay: {smtp.host}, port {smtp.port}, security {smtp.security}, sender {smtp.sender}"
+        )
+    for form in settings.forms.values():
+        languages = sorted({*form.titles, *form.consent_texts} - {form.language})
+        more = f" (texts also in {', '.join(languages)})" if languages else ""
+        lines.append(f"  form {form.id!r}: connector {form.connector}, language {form.language}{more}")
+    if settings.demo_form:
+        lines.append(
+            "  note: no [forms.NAME] is configured, so the demo form 'newsletter' stands in"
+            " (development only: production refuses to start without a form)"
+        )
+    return lines
+
+
+def _origins(settings: Settings) -> list[str]:
+    counts = Counter(_kind(origin) for origin in settings.origins.values())
+    if not counts:
+        return ["Every setting has its default value."]
+    lines = ["Where the values came from: " + ", ".join(f"{n} from {kind}" for kind, n in counts.items())]
+    outside = {path: o for path, o in settings.origins.items() if _kind(o) != o}
+    width = max((len(p) for p in outside), default=0)
+    lines += [f"  {path:<{width}}  {origin}" for path, origin in sorted(outside.items())]
+    lines.append("Every other setting has its default (`optin check-config --show` prints them all).")
+    return lines
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = checked_settings(args)
+    if args.show:
+        from service.settings_show import render
+
+        print(render(settings), end="")
+        return 0
+    print(f"{settings.source}: OK")
+    print("\n".join(_summary(settings)))
+    print("\n".join(_origins(settings)))
+    return 0

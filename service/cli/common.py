@@ -1,0 +1,53 @@
+"""What every subcommand shares: the settings it runs with, and how problems are told."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+from service.errors import ConfigError
+from service.settings import REPO_ROOT, Settings, load_settings
+
+CONFIG_HELP = "settings file (default: $OPTIN_CONFIG; without one: the environment and development defaults)"
+
+
+def checked_settings(args: argparse.Namespace) -> Settings:
+    """The settings, or ConfigError with every problem: what ``check-config`` reports is exactly
+    what ``serve`` refuses to start with, because both come through here."""
+    return load_settings(getattr(args, "config", None))
+
+
+def report(exc: ConfigError) -> int:
+    print("The configuration cannot be used:", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  - {problem}", file=sys.stderr)
+    return 2
+
+
+def optin_version() -> str:
+    try:
+        return version("optin")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        import tomllib
+
+        project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+        return str(project["project"]["version"])
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, refused in words."""
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number from 1 to 65535")
+    return int(text)
+
+
+def quiet_broken_pipe() -> int:
+    """The reader of our output went away (``optin verify … | head``): stop without a traceback.
+
+    Python flushes stdout once more at exit; pointing it at /dev/null keeps that flush quiet.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, what a shell reports for a command stopped by a closed pipe

@@ -1,0 +1,65 @@
+"""``optin serve``: the API, the widget, the pages and the outbox worker in one process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from service.cli.common import checked_settings, port_number
+from service.errors import ConfigError
+from service.settings import Settings
+
+
+def add_parser(sub: Any) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="run the service",
+        description="Run the service. It refuses to start, in the words of `optin check-config`"
+        " and with exit code 2, when the settings cannot work.",
+    )
+    serve.add_argument("--host", help="address to listen on (default: server.host)")
+    serve.add_argument("--port", type=port_number, help="port to listen on (default: server.port)")
+    serve.set_defaults(func=cmd_serve)
+
+
+async def _open_database(settings: Settings) -> None:
+    """Open and close the store once, so a database that cannot be used is told in words here
+    rather than in a traceback from inside the web server."""
+    from service.store import open_store
+
+    try:
+        store = await open_store(settings.server.database)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"server.database cannot be opened: {exc}") from exc
+    await store.close()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.app import create_app
+    from service.logs import configure_logging
+
+    settings = checked_settings(args)
+    asyncio.run(_open_database(settings))
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    configure_logging()
+    print(f"optin ({settings.server.environment}) on http://{host}:{port} — settings: {settings.source}")
+    if settings.uses_dev_mail_catcher:
+        print(f"No SMTP relay configured: mail is caught and shown at {settings.server.public_url}/dev/mail")
+    if settings.server.development:
+        print(f"The demo form: {settings.server.public_url}/")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        server_header=False,
+        log_config=None,
+        proxy_headers=False,  # only server.trusted_proxies decides who the client is
+    )
+    return 0
