@@ -7,8 +7,9 @@
 3. POST /v1/verify requests/s and p50/p99 at 64 concurrent keep-alive clients vs a bare Starlette
    JSON endpoint, each served by uvicorn (one process) on 127.0.0.1.
 
-Every DNS query goes to a dnslib server on 127.0.0.1; the addresses in its answers are documentation
-or public-looking addresses that nothing ever connects to.
+Every DNS query goes to a dnslib server on 127.0.0.1; the addresses in its answers are
+public-looking (documentation ranges are not public, so no mail server can be there) or private,
+and nothing ever connects to them.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def build_zone() -> dict[str, list[str]]:
     for i, domain in enumerate(GOOD_DOMAINS + DISPOSABLE):
         name = domain.encode("idna").decode() if not domain.isascii() else domain
         zone[name] = [f"MX 10 mx.{name}."]
-        zone[f"mx.{name}"] = [f"A 198.51.100.{i + 1}"]
+        zone[f"mx.{name}"] = [f"A 93.184.216.{i + 1}"]
     for i, domain in enumerate(A_ONLY_DOMAINS):
         zone[domain] = [f"A 93.184.215.{i + 1}"]  # public-looking: both tools require a global address
     zone["gmial.com"] = ["TXT parked"]

@@ -16,14 +16,19 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from service.antibot.guard import AntiBotGuard, Challenges, policy_of
+from service.antibot.guard import AntiBotGuard
+from service.antibot.pressure import Pressure, difficulty, pressure, take_challenge
 from service.settings import REPO_ROOT
+from service.store import Transaction
+from service.web.client import client_ip
 from service.web.context import services
 
 WIDGET_DIR = REPO_ROOT / "widget"
@@ -102,16 +107,35 @@ async def widget_asset(request: Request) -> Response:
 
 
 async def challenge(request: Request) -> Response:
-    """``GET /v1/forms/{form_id}/challenge``: a fresh ALTCHA challenge and fill-time token."""
+    """``GET /v1/forms/{form_id}/challenge``: a fresh ALTCHA challenge and fill-time token.
+
+    Each client address is issued at most the form's ``challenges_per_ip_hour`` (429 with
+    Retry-After past it), and one that has been refused lately gets a harder challenge.
+    """
     svc = services(request)
     form = svc.settings.forms.get(request.path_params["form_id"])
     if form is None:
         return JSONResponse({"error": "there is no such form"}, status_code=404)
     guard = getattr(request.app.state, "antibot", None)
-    if isinstance(guard, AntiBotGuard):
-        body = guard.challenges.issue(form.id, guard.policy(form))
-    else:
-        body = Challenges.from_settings(svc.settings).issue(form.id, policy_of(form))
+    if not isinstance(guard, AntiBotGuard):
+        guard = AntiBotGuard.from_settings(svc.settings, svc.store)
+    policy = guard.policy(form)
+    ip, now = client_ip(request), time.time()
+
+    def count(tx: Transaction) -> tuple[int | None, Pressure]:
+        if ip is None:
+            return None, Pressure()
+        return take_challenge(tx, ip, policy.challenges_per_ip_hour, now), pressure(tx, ip, now)
+
+    wait, seen = await svc.store.write(count)
+    if wait is not None:
+        minutes = max(1, math.ceil(wait / 60))
+        return JSONResponse(
+            {"error": f"too many forms opened from your address; try again in {minutes} minute(s)"},
+            status_code=429,
+            headers={"Retry-After": str(wait), "Cache-Control": "no-store"},
+        )
+    body = guard.challenges.issue(form.id, policy, now, difficulty(policy.altcha_max_number, seen))
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 

@@ -91,6 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             # SIGTERM: stop accepting, let requests in flight finish, then the lifespan hands
             # unfinished jobs back; an orchestrator's grace period of 30 s covers both.
             timeout_graceful_shutdown=REQUEST_GRACE_SECONDS,
+            proxy_headers=False,  # only server.trusted_proxies decides who the client is
         )
 
     if args.workers == 1:

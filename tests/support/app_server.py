@@ -87,7 +87,10 @@ async def serve(
     sock = sock or bound_socket(host)
     url = f"http://{host}:{sock.getsockname()[1]}"
     settings = configure(url)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, role), log_level="warning", lifespan="on"))
+    config = uvicorn.Config(
+        create_app(settings, role), log_level="warning", lifespan="on", proxy_headers=False
+    )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

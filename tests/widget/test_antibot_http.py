@@ -197,7 +197,7 @@ def test_policy_settings_are_checked_in_words() -> None:
             {"honeypots": True, "altcha": "yes", "min_fill_seconds": -1, "altcha_max_number": 10}
         )
     assert bad.value.problems == [
-        "unknown antibot setting 'honeypots'; expected one of: altcha, altcha_max_number, honeypot, "
+        "unknown antibot setting 'honeypots'; expected one of: altcha, altcha_max_number, challenges_per_ip_hour, honeypot, "
         "max_age_minutes, min_fill_seconds",
         "antibot setting 'altcha' must be true or false, not 'yes'",
         "antibot setting 'altcha_max_number' must be between 1,000 and 10,000,000 (the work a browser "
