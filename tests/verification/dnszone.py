@@ -59,6 +59,9 @@ def build_zone() -> dict[str, list[str]]:
         # a typo domain that is registered and has MX (a typosquatter)
         "yahooo.com": "198.51.100.66",
         "mailinator.com": "198.51.100.70",
+        # on disposable lists, yet one slip from gmail.com and with its own mail servers
+        "cmail.com": "198.51.100.71",
+        "burnermail.io": "198.51.100.72",
         "example.org": "203.0.113.8",
         "mx-ok.com": "203.0.113.10",
         "cache-positive.com": "203.0.113.11",
