@@ -36,7 +36,9 @@ def add_parser(sub: Any) -> None:
     one.add_argument("file", help="the export to import")
     one.add_argument("--form", required=True, help="the form whose list receives the contacts")
     one.add_argument("--connector", help="push to this connector instead of the form's")
-    one.add_argument("--policy", required=True, choices=["add_update", "add_only", "update_only"], help=POLICY_HELP)
+    one.add_argument(
+        "--policy", required=True, choices=["add_update", "add_only", "update_only"], help=POLICY_HELP
+    )
     one.add_argument(
         "--permission",
         required=True,
@@ -47,7 +49,7 @@ def add_parser(sub: Any) -> None:
         "--map",
         default="",
         metavar="COLUMN=TARGET,…",
-        help="columns to email, first_name, last_name, language or a form field (e.g. \"Société=company\")",
+        help='columns to email, first_name, last_name, language or a form field (e.g. "Société=company")',
     )
     one.add_argument("--ignore", default="", metavar="COLUMN,…", help="columns to leave out")
     one.add_argument(
@@ -62,7 +64,9 @@ def add_parser(sub: Any) -> None:
         help="with --reconfirm: pace of the confirmation emails (100)",
     )
     one.add_argument("--dry-run", action="store_true", help="verify and decide everything, change nothing")
-    one.add_argument("--report", metavar="FILE", help="CSV of every row not imported (default: FILE.report.csv)")
+    one.add_argument(
+        "--report", metavar="FILE", help="CSV of every row not imported (default: FILE.report.csv)"
+    )
     one.add_argument("--by", help="who runs the import, for the ledger (default: your user name)")
     one.set_defaults(func=cmd_import)
 
@@ -126,17 +130,14 @@ class RowProgress:
 
 
 async def _import(settings: Settings, args: argparse.Namespace) -> int:
-    from service.imports.runner import ImportRequest, ImportRunner, Report
     from service.imports.mapping import parse_list, parse_pairs
+    from service.imports.runner import ImportRequest, ImportRunner, Report
     from service.imports.session import recorded_run
     from service.store import open_store
     from service.verification import Verifier
     from service.verification.cli import count_rows
 
     path = Path(args.file)
-    if not path.is_file():
-        print(f"optin import: {path} is not a file", file=sys.stderr)
-        return 2
     report_path = Path(args.report) if args.report else path.with_name(path.name + ".report.csv")
     request = ImportRequest(
         path=path,
@@ -174,6 +175,9 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    if not Path(args.file).is_file():
+        print(f"optin import: {args.file} is not a file", file=sys.stderr)
+        return 2
     settings = checked_settings(args)
     try:
         return asyncio.run(_import(settings, args))
@@ -185,4 +189,6 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_imports(args: argparse.Namespace) -> int:
     from service.imports.commands import imports_command
 
-    return asyncio.run(imports_command(checked_settings(args), args.imports_action, getattr(args, "name", None)))
+    return asyncio.run(
+        imports_command(checked_settings(args), args.imports_action, getattr(args, "name", None))
+    )

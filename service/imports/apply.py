@@ -134,7 +134,9 @@ def _one(
 ) -> Decided:
     key = mailbox_key(c.email)
     if sql.erased(tx, (address_hash(b.secret, c.email), address_hash(b.secret, key))):
-        return Decided("not_imported", "this address was erased at the person's request; an import never adds it back")
+        return Decided(
+            "not_imported", "this address was erased at the person's request; an import never adds it back"
+        )
     if contact is not None and contact.status == "unsubscribed":
         return Decided(
             "not_imported",
@@ -150,7 +152,9 @@ def _one(
     if contact is None and b.policy == "update_only":
         return Decided("unchanged", "not on the list; not added (policy update_only)")
     if contact is not None and b.policy == "add_only":
-        return Decided("unchanged", f"already on the list ({contact.status}); left unchanged (policy add_only)")
+        return Decided(
+            "unchanged", f"already on the list ({contact.status}); left unchanged (policy add_only)"
+        )
     if b.reconfirm:
         return _reconfirm(tx, b, c, contact, pace, now, write)
     event = ConsentEvent("import", now, consent_text=b.permission, detail=_detail(b, c))
@@ -165,9 +169,7 @@ def _one(
                 tx.enqueue(job, now)
         return Decided("added")
     if write:
-        sql.update_contact(
-            tx, contact, c.first_name, c.last_name, c.language and language, True, now
-        )
+        sql.update_contact(tx, contact, c.first_name, c.last_name, c.language and language, True, now)
         tx.add_event(contact.id, event)
         if job := _list_job(b, contact.id, now):
             tx.enqueue(job, now)
@@ -190,7 +192,9 @@ def _reconfirm(
     if not write:
         return Decided("asked")
     if contact is None:
-        contact_id = sql.insert_contact(tx, b.form.id, c.email, c.first_name, c.last_name, language, False, now)
+        contact_id = sql.insert_contact(
+            tx, b.form.id, c.email, c.first_name, c.last_name, language, False, now
+        )
     else:
         contact_id = contact.id
         sql.update_contact(tx, contact, c.first_name, c.last_name, c.language and language, False, now)
@@ -207,7 +211,8 @@ def _reconfirm(
     token_id = secrets.token_urlsafe(18)
     tx.add_confirmation(token_id, contact_id, now)
     pace.next_at = max(pace.next_at, now)
-    tx.enqueue(jobs.confirmation_email(contact_id, token_id, new_message_id(b.sender)), now, run_at=pace.next_at)
+    tx.enqueue(
+        jobs.confirmation_email(contact_id, token_id, new_message_id(b.sender)), now, run_at=pace.next_at
+    )
     pace.next_at += b.email_spacing
     return Decided("asked")
-

@@ -85,7 +85,7 @@ def parse_pairs(text: str | Mapping[str, str] | None) -> dict[str, str]:
             continue
         column, equals, target = part.partition("=")
         if not equals or not column.strip() or not target.strip():
-            raise InputError(f"--map: {part.strip()!r} is not COLUMN=TARGET (e.g. \"E-mail=email\")")
+            raise InputError(f'--map: {part.strip()!r} is not COLUMN=TARGET (e.g. "E-mail=email")')
         pairs[column.strip()] = target.strip()
     return pairs
 
@@ -117,7 +117,9 @@ def build(
     for given, target in mapped.items():
         column = _find(given, columns)
         if column is None:
-            problems.append(f"--map names a column {given!r} the file does not have (it has: {', '.join(columns)})")
+            problems.append(
+                f"--map names a column {given!r} the file does not have (it has: {', '.join(columns)})"
+            )
             continue
         if target not in BUILTIN_TARGETS and not FIELD_NAME.fullmatch(target):
             problems.append(
@@ -142,10 +144,10 @@ def build(
     for column in columns:
         if column in targets or column in ignored or not column:
             continue
-        target = _RECOGNISED.get(_key(column))
-        if target is not None and target not in taken:
-            targets[column] = target
-            taken.add(target)
+        found = _RECOGNISED.get(_key(column))
+        if found is not None and found not in taken:
+            targets[column] = found
+            taken.add(found)
             recognised.append(column)
     doubled = sorted({t for t in targets.values() if list(targets.values()).count(t) > 1})
     for target in doubled:

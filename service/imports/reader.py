@@ -99,7 +99,7 @@ def sniff_delimiter(sample: str) -> str:
 
 
 def _text(path: Path, info: SourceInfo) -> io.TextIOWrapper:
-    return open(path, encoding=info.encoding, errors="replace", newline="")  # noqa: SIM115
+    return open(path, encoding=info.encoding, errors="replace", newline="")
 
 
 def read(path: Path, info: SourceInfo) -> tuple[list[str], Iterator[Row]]:
@@ -180,7 +180,9 @@ def _jsonl(path: Path, info: SourceInfo) -> tuple[list[str], Iterator[Row]]:
                 values: dict[str, str] = {}
                 for key, item in value.items():
                     if isinstance(item, dict | list):
-                        yield Row(number, problem=f"has a nested value under {key!r}; only flat objects import")
+                        yield Row(
+                            number, problem=f"has a nested value under {key!r}; only flat objects import"
+                        )
                         break
                     values[str(key)] = "" if item is None else str(item).strip()
                 else:

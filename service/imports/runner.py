@@ -121,7 +121,9 @@ class ImportRunner:
     def form(self, form_id: str) -> FormSettings:
         form = self.settings.forms.get(form_id)
         if form is None:
-            raise InputError(f"there is no form {form_id!r} (forms: {', '.join(self.settings.forms) or 'none'})")
+            raise InputError(
+                f"there is no form {form_id!r} (forms: {', '.join(self.settings.forms) or 'none'})"
+            )
         return form
 
     def batch_settings(self, request: ImportRequest, sha256: str) -> Batch:
@@ -133,7 +135,9 @@ class ImportRunner:
         if request.policy not in POLICIES:
             raise InputError(f"the policy must be one of {', '.join(POLICIES)}, not {request.policy!r}")
         if not request.permission.strip():
-            raise InputError("say how you have these people's permission (--permission \"…\"): it goes in each ledger")
+            raise InputError(
+                'say how you have these people\'s permission (--permission "…"): it goes in each ledger'
+            )
         policy: Policy = next(p for p in POLICIES if p == request.policy)
         return Batch(
             name=request.name,
@@ -153,9 +157,7 @@ class ImportRunner:
             email_spacing=self.email_spacing,
         )
 
-    async def run(
-        self, request: ImportRequest, report: Report, progress: Progress | None = None
-    ) -> Summary:
+    async def run(self, request: ImportRequest, report: Report, progress: Progress | None = None) -> Summary:
         """Import ``request.path``; raises InputError (nothing imported) when the file or the
         request cannot be used at all. Rows that cannot be imported go to ``report``."""
         info = reader.inspect(request.path)
@@ -218,7 +220,9 @@ class ImportRunner:
                 continue
             if verdict.decision == "warn":
                 summary.warned += 1
-                report.add(item.row, item.typed, "imported with a warning", verdict.message, verdict.suggestion)
+                report.add(
+                    item.row, item.typed, "imported with a warning", verdict.message, verdict.suggestion
+                )
             kept.append(item)
         return kept
 

@@ -36,7 +36,14 @@ async def finish(
     now = time.time()
     await runner.store.write(
         lambda tx: sql.finish_run(
-            tx, run_id, failed=error is not None, counts=counts, sha256=digest, error=error, notes=notes, now=now
+            tx,
+            run_id,
+            failed=error is not None,
+            counts=counts,
+            sha256=digest,
+            error=error,
+            notes=notes,
+            now=now,
         )
     )
 
@@ -57,7 +64,9 @@ async def recorded_run(
     if run_id is None:
         now = time.time()
         source = request.source or str(request.path)
-        run_id = await runner.store.write(lambda tx: sql.start_run(tx, request.name, request.started_by, source, now))
+        run_id = await runner.store.write(
+            lambda tx: sql.start_run(tx, request.name, request.started_by, source, now)
+        )
         request = replace(request, run_id=run_id)
     try:
         summary = await runner.run(request, report, progress)
