@@ -173,6 +173,11 @@ def create_app(configured: Settings, role: Role = "all") -> Starlette:
             worker.start()
             store.listen_for_jobs(worker.wake)
             background.append(asyncio.create_task(purge_every(store, settings)))
+            if settings.imports:
+                from service.imports.schedule import ImportScheduler
+
+                scheduler = ImportScheduler(settings, store, verifier)
+                background.append(asyncio.create_task(scheduler.run_forever(settings.import_tick_seconds)))
         log.info(
             "optin %s process ready (%s)", role, "jobs run here" if role != "web" else "no jobs run here"
         )

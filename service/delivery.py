@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from email.utils import parseaddr
 
 from service import jobs
-from service.alerts import alert_email
+from service.alerts import alert_email, import_alert_email
 from service.connectors.base import Connector
 from service.connectors.status import HealthBook, describe
 from service.connectors.sync import ListSync
@@ -63,6 +63,8 @@ class Delivery:
     async def run(self, job: Job) -> str:
         if job.kind == jobs.ALERT_EMAIL:
             return await self._alert(job)
+        if job.kind == jobs.IMPORT_ALERT_EMAIL:
+            return await self._import_alert(job)
         contact = await self.store.contact(int(job.payload["contact_id"]))
         if contact is None:
             return "the contact no longer exists; nothing to do"
@@ -134,6 +136,22 @@ class Delivery:
             detail=str(job.payload["detail"]),
             at=float(job.payload["at"]),
             status=status,
+            public_url=self.settings.server.public_url,
+            message_id=str(job.payload["message_id"]),
+        )
+        return await self.mailer.send(message, parseaddr(owner)[1] or owner)
+
+    async def _import_alert(self, job: Job) -> str:
+        owner = self.settings.server.owner_email
+        if not owner:
+            return "not sent: no server.owner_email is configured"
+        message = import_alert_email(
+            self.renderer,
+            sender=self.settings.smtp.sender,
+            to=owner,
+            name=str(job.payload["import"]),
+            reason=str(job.payload["reason"]),
+            at=float(job.payload["at"]),
             public_url=self.settings.server.public_url,
             message_id=str(job.payload["message_id"]),
         )

@@ -256,6 +256,14 @@ class Transaction:
         )
         return len(ids)
 
+    def mark_erased(self, address_hash: str, now: float) -> None:
+        """Remember one more keyed hash of an erased person (another spelling of their inbox)."""
+        self._db.execute(
+            "INSERT INTO erasures (address_hash, erased_at) VALUES (?, ?)"
+            " ON CONFLICT (address_hash) DO UPDATE SET erased_at = excluded.erased_at",
+            (address_hash, now),
+        )
+
     def erased_at(self, address_hash: str) -> float | None:
         row = self._db.execute(
             "SELECT erased_at FROM erasures WHERE address_hash = ?", (address_hash,)

@@ -60,6 +60,9 @@ def build_zone() -> dict[str, list[str]]:
         # a typo domain that is registered and has MX (a typosquatter)
         "yahooo.com": "93.184.216.66",
         "mailinator.com": "93.184.216.70",
+        # on disposable lists, yet one slip from gmail.com and with its own mail servers
+        "cmail.com": "93.184.216.71",
+        "burnermail.io": "93.184.216.72",
         "example.org": "93.184.217.8",
         "mx-ok.com": "93.184.217.10",
         "cache-positive.com": "93.184.217.11",
