@@ -63,6 +63,19 @@ def latest(dialect: Name) -> int:
     return len(available(dialect))
 
 
+_TABLES = {
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    "postgresql": "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename",
+}
+
+
+def tables(conn: Connection) -> list[str]:
+    """Every table the migrations made (not the version table), in name order."""
+    return [
+        str(r[0]) for r in conn.execute(_TABLES[conn.dialect.name]).fetchall() if r[0] != "schema_migrations"
+    ]
+
+
 def _table_exists(conn: Connection, table: str) -> bool:
     return bool(conn.execute(_TABLE_EXISTS[conn.dialect.name], (table,)).fetchone()[0])
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from service.store.copy import TABLES
+from service.store.copy import copy_order
+from service.store.dialect import connect
 from tests.support.app_server import client, confirm, relay_settings, serve, sign_up
 from tests.support.db import rows
 from tests.support.postgres import Cluster
@@ -14,7 +15,10 @@ from tests.test_cli import optin
 
 
 def _dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    return {t: sorted(rows(url, f"SELECT * FROM {t}"), key=repr) for t in TABLES}
+    with connect(url) as conn:
+        tables = copy_order(conn)
+    assert {"contacts", "consent_events", "outbox", "import_runs"} <= set(tables)
+    return {t: sorted(rows(url, f"SELECT * FROM {t}"), key=repr) for t in tables}
 
 
 async def _people(url: str, relay: Relay, ca_file: str, nameserver: str, emails: list[str]) -> None:
