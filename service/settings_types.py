@@ -149,6 +149,7 @@ class OutboxSettings:
     max_delay: float = 3600.0
     lease_seconds: float = 60.0
     poll_interval: float = 1.0
+    keep_done_days: float = 30.0  # finished (done, dropped) jobs are deleted after this; dead ones stay
 
 
 @dataclass(frozen=True)

@@ -29,22 +29,23 @@ class RefusalWatch:
         if scope["type"] != "http" or not path.startswith("/v1/") or path.startswith("/v1/hooks/"):
             await self.app(scope, receive, send)
             return
-        status = 0
 
         async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+            # Counted before the 429 goes out: the client's next request (a fresh challenge, on
+            # any instance) must already see it.
+            if message["type"] == "http.response.start" and message["status"] == 429:
+                await self._note(scope)
             await send(message)
 
         await self.app(scope, receive, watch)
-        if status != 429:
-            return
+
+    @staticmethod
+    async def _note(scope: Scope) -> None:
         request = Request(scope)
         ip, now = client_ip(request), time.time()
         if ip is None:
             return
         try:
             await services(request).store.write(lambda tx: note_refusal(tx, ip, now))
-        except Exception:  # the answer is already out; a lost count only softens the next challenge
+        except Exception:  # a lost count only softens the next challenge; the answer still goes out
             log.warning("could not record a refusal for a client", exc_info=True)

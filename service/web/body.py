@@ -51,8 +51,12 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
-        if declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, send)
+        if declared.isdigit():
+            if int(declared) > self.limit:
+                await self._refuse(scope, send)
+                return
+            # The server delivers exactly the declared length and no more: nothing to count.
+            await self.app(scope, receive, send)
             return
         received = 0
         over = False

@@ -169,6 +169,17 @@ async def test_widget_files_are_versioned_cached_and_gzipped(
         assert (await http.get(f"/widget/{version}/harness.py")).status_code == 404
         for lang in ("en", "fr", "es", "de"):
             assert (await http.get(f"/widget/{version}/i18n/{lang}.json")).json()["submit"]
+        # A browser asking again with what it has gets "304 Not Modified" and no body, per encoding.
+        for encoding in ("gzip", "identity"):
+            first = await http.get("/widget.js", headers={"Accept-Encoding": encoding})
+            etag = first.headers["etag"]
+            again = await http.get("/widget.js", headers={"Accept-Encoding": encoding, "If-None-Match": etag})
+            assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+            stale = await http.get(
+                "/widget.js", headers={"Accept-Encoding": encoding, "If-None-Match": '"old"'}
+            )
+            assert stale.status_code == 200 and stale.content == first.content
+        assert first.headers["etag"] != script.headers["etag"]  # gzip and plain are different bytes
 
 
 async def test_the_main_script_fits_the_size_budget_as_served(
