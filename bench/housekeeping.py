@@ -103,7 +103,9 @@ def main() -> None:
     # The service keeps them (its own hourly purge would take them at start-up); the purge run
     # beside it applies the usual 30 days.
     keep = tmp / "keep.toml"
-    keep.write_text(conf.read_text().replace("auto_migrate = true", "auto_migrate = true\nretention_days = 365"))
+    keep.write_text(
+        conf.read_text().replace("auto_migrate = true", "auto_migrate = true\nretention_days = 365")
+    )
     server = launch(["-m", "service", "--config", str(keep), "serve", "--port", str(port)], port, "/readyz")
     url = f"http://127.0.0.1:{port}/v1/forms/newsletter/subscribe"
     try:
