@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from service.antibot import AntiBotGuard
 from service.antibot import http as antibot_http
+from service.antibot.watch import RefusalWatch
 from service.app_roles import Role
 from service.confirmation import Confirmations
 from service.connectors.base import Connector
@@ -36,6 +37,7 @@ from service.tokens import Tokens
 from service.verification import Verifier
 from service.verification.dnshealth import ResolverWatch
 from service.web import admin, api, dev, hooks, pages, probes
+from service.web.body import BodyLimit
 from service.web.cors import FormCors
 from service.web.openapi import openapi_json
 from service.web.pages import PAGE_HEADERS
@@ -80,9 +82,10 @@ async def page_css(request: Request) -> Response:
 async def not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+    extra = (exc.headers or {}) if isinstance(exc, HTTPException) else {}  # a 405's Allow
     if request.url.path.startswith("/v1/"):
-        return JSONResponse({"error": detail}, status_code=status)
-    return Response(detail, status_code=status, media_type="text/plain", headers=PAGE_HEADERS)
+        return JSONResponse({"error": detail}, status_code=status, headers=extra)
+    return Response(detail, status_code=status, media_type="text/plain", headers={**PAGE_HEADERS, **extra})
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -114,10 +117,8 @@ def routes(settings: Settings, role: Role = "all") -> list[Route]:
         Route("/v1/contacts/{email:path}", admin.erase, methods=["DELETE"]),
         Route("/thanks", pages.thanks),
         Route("/confirm/resend", pages.resend, methods=["POST"]),
-        Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),
-        Route("/confirm/{token}", pages.confirm_submit, methods=["POST"]),
-        Route("/unsubscribe/{token}", pages.unsubscribe_page, methods=["GET"]),
-        Route("/unsubscribe/{token}", pages.unsubscribe_submit, methods=["POST"]),
+        Route("/confirm/{token}", pages.confirm, methods=["GET", "POST"]),
+        Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
     ]
     if settings.server.development:
         table += [
@@ -181,6 +182,11 @@ def create_app(configured: Settings, role: Role = "all") -> Starlette:
             worker.start()
             store.listen_for_jobs(worker.wake)
             background.append(asyncio.create_task(purge_every(store, settings)))
+            if settings.imports:
+                from service.imports.schedule import ImportScheduler
+
+                scheduler = ImportScheduler(settings, store, verifier)
+                background.append(asyncio.create_task(scheduler.run_forever(settings.import_tick_seconds)))
         log.info(
             "optin %s process ready (%s)", role, "jobs run here" if role != "web" else "no jobs run here"
         )
@@ -204,6 +210,8 @@ def create_app(configured: Settings, role: Role = "all") -> Starlette:
         middleware=[
             Middleware(SecurityHeaders, https=settings.server.public_url.startswith("https://")),
             Middleware(FormCors, settings=settings),
+            Middleware(RefusalWatch),
+            Middleware(BodyLimit, limit=settings.server.max_body_bytes),
         ],
         exception_handlers={HTTPException: not_found, Exception: server_error},
         lifespan=lifespan,

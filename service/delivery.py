@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 
 from service import jobs
-from service.alerts import alert_email
+from service.alerts import alert_email, import_alert_email
 from service.connectors.base import Connector
 from service.connectors.status import HealthBook, describe
 from service.connectors.sync import ListSync
@@ -67,6 +67,8 @@ class Delivery:
     async def run(self, job: Job) -> str:
         if job.kind == jobs.ALERT_EMAIL:
             return await self._alert(job)
+        if job.kind == jobs.IMPORT_ALERT_EMAIL:
+            return await self._import_alert(job)
         contact = await self.store.contact(int(job.payload["contact_id"]))
         if contact is None:
             return "the contact no longer exists; nothing to do"
@@ -162,6 +164,23 @@ class Delivery:
             detail=str(job.payload["detail"]),
             at=float(job.payload["at"]),
             status=status,
+            public_url=self.settings.server.public_url,
+            message_id=str(job.payload["message_id"]),
+        )
+        return await self._send(message, parseaddr(owner)[1] or owner, sender=sender)
+
+    async def _import_alert(self, job: Job) -> str:
+        owner = self.settings.server.owner_email
+        if not owner:
+            return "not sent: no server.owner_email is configured"
+        sender = self.settings.smtp.alerts_from
+        message = import_alert_email(
+            self.renderer,
+            sender=sender,
+            to=owner,
+            name=str(job.payload["import"]),
+            reason=str(job.payload["reason"]),
+            at=float(job.payload["at"]),
             public_url=self.settings.server.public_url,
             message_id=str(job.payload["message_id"]),
         )

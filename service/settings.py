@@ -103,6 +103,7 @@ SECTIONS = (
     "dns",
     "verification",
     "lint",
+    "imports",
 )
 KEYS_ENDING_IN_FILE = frozenset(
     name
@@ -158,6 +159,20 @@ def _forms(
             continue
         forms[form_id] = form_section(form_id, dict(table), connectors, r)
     return forms
+
+
+def _imports(
+    data: dict[str, Any], forms: Mapping[str, Any], connectors: Mapping[str, Any], r: Reader
+) -> dict[str, Any]:
+    from service.imports.settings import import_section
+
+    found = {}
+    for name, table in table_of(data, "imports", r).items():
+        if not isinstance(table, dict):
+            r.problems.append(f"[imports.{name}] must be a table")
+            continue
+        found[name] = import_section(name, dict(table), forms, connectors, r)
+    return found
 
 
 def _verifier(data: dict[str, Any], r: Reader) -> VerifierConfig:
@@ -216,6 +231,7 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
     connectors = _connectors(data, reader)
     demo_form = not data.get("forms")
     forms = _forms(data, server, connectors, reader)
+    imports = _imports(data, forms, connectors, reader)
     verifier = _verifier(data, reader)
     _unknown_sections(data, reader)
     if reader.problems:
@@ -233,6 +249,7 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
         verifier=verifier,
         source=source if source != NO_FILE or not layered.from_environment else "the environment",
         demo_form=demo_form,
+        imports=imports,
         origins={k: v for k, v in reader.used.items() if v != DEFAULT},
     )
 

@@ -7,12 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from service.antibot.policy import AntiBotPolicy
 from service.verification import Policy
 from service.verification.config import VerifierConfig
+
+if TYPE_CHECKING:
+    from service.imports.settings import ImportSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("en", "fr", "es", "de")
@@ -166,6 +169,7 @@ class OutboxSettings:
     max_delay: float = 3600.0
     lease_seconds: float = 60.0
     poll_interval: float = 1.0
+    keep_done_days: float = 30.0  # finished (done, dropped) jobs are deleted after this; dead ones stay
 
 
 @dataclass(frozen=True)
@@ -218,6 +222,8 @@ class Settings:
     source: str = "built-in development defaults"
     demo_form: bool = False  # no [forms] were configured: the demo form stands in
     origins: Mapping[str, str] = field(default_factory=dict)  # "smtp.password" -> where it was set
+    imports: Mapping[str, ImportSettings] = field(default_factory=dict)  # [imports.NAME]
+    import_tick_seconds: float = 30.0  # how often the worker looks for an import that is due
 
     @property
     def uses_dev_mail_catcher(self) -> bool:

@@ -91,8 +91,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
         print(render(settings), end="")
         return 0
+    from service.store.migrate import status
+
+    database = status(settings.server.database, settings.server.auto_migrate)  # StoreError: exit 2
     print(f"{settings.source}: OK")
     print("\n".join(_summary(settings)))
+    print(f"  database check: {database}")
     print("\n".join(_origins(settings)))
     print("\n".join(_template_lint(settings)))
     return 0

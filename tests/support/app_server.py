@@ -97,6 +97,7 @@ async def serve(
         lifespan="on",
         ssl_certfile=certfile,
         ssl_keyfile=certfile,
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

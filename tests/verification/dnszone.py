@@ -1,7 +1,8 @@
 """A real DNS server (dnslib, UDP and TCP) on 127.0.0.1 serving the verification test zone.
 
-Addresses in answers are documentation (TEST-NET, 2001:db8::/32) or public-looking addresses; no
-test ever sends traffic to them, only DNS queries to this loopback server.
+Addresses in answers are public-looking (mail servers must have global addresses: documentation
+ranges such as TEST-NET are not) or private; no test ever sends traffic to them, only DNS queries
+to this loopback server.
 """
 
 from __future__ import annotations
@@ -157,18 +158,21 @@ def build_zone() -> dict[str, list[str]]:
         # real domains that merely look like providers: never "corrected"
         "live.it": "52.101.68.20",
         "proton.de": "81.169.145.100",
-        "uol.com": "198.51.100.60",
-        "terra.com": "198.51.100.61",
+        "uol.com": "93.184.216.60",
+        "terra.com": "93.184.216.61",
         "gmx.net": "212.227.17.7",
         # a typo domain that is registered and has MX (a typosquatter)
-        "yahooo.com": "198.51.100.66",
-        "mailinator.com": "198.51.100.70",
-        "example.org": "203.0.113.8",
-        "mx-ok.com": "203.0.113.10",
-        "cache-positive.com": "203.0.113.11",
-        "dedupe.com": "203.0.113.12",
-        "catch-all.com": "203.0.113.14",
-        "xn--mnchen-3ya.de": "203.0.113.13",
+        "yahooo.com": "93.184.216.66",
+        "mailinator.com": "93.184.216.70",
+        # on disposable lists, yet one slip from gmail.com and with its own mail servers
+        "cmail.com": "93.184.216.71",
+        "burnermail.io": "93.184.216.72",
+        "example.org": "93.184.217.8",
+        "mx-ok.com": "93.184.217.10",
+        "cache-positive.com": "93.184.217.11",
+        "dedupe.com": "93.184.217.12",
+        "catch-all.com": "93.184.217.14",
+        "xn--mnchen-3ya.de": "93.184.217.13",
     }
     for domain, ip in providers.items():
         zone.update(_mx(domain, ip))
@@ -176,8 +180,8 @@ def build_zone() -> dict[str, list[str]]:
     zone["alt1.gmail-smtp-in.l.google.com"] = ["A 142.250.150.26", "AAAA 2a00:1450:4010:c1c::1a"]
     zone.update(
         {
-            "null-mx.com": ["MX 0 .", "A 203.0.113.30"],
-            "a-only-public.com": ["A 203.0.113.20"],
+            "null-mx.com": ["MX 0 .", "A 93.184.217.30"],
+            "a-only-public.com": ["A 93.184.217.20"],
             "a-only-private.com": ["A 10.1.2.3"],
             "no-mail.com": ["TXT hello"],
             "mx-unresolvable.com": ["MX 10 mx.nowhere-host.com."],
@@ -186,10 +190,10 @@ def build_zone() -> dict[str, list[str]]:
             "mx-private.com": ["MX 10 mx.mx-private.com."],
             "mx.mx-private.com": ["A 192.168.1.10", "AAAA fd00::25"],
             "mx-v6only.com": ["MX 10 mx.mx-v6only.com."],
-            "mx.mx-v6only.com": ["AAAA 2001:db8::25"],
+            "mx.mx-v6only.com": ["AAAA 2606:2800:21f::25"],
             "mx-backup.com": ["MX 10 mx1.mx-backup.com.", "MX 20 mx2.mx-backup.com."],
             "mx1.mx-backup.com": ["A 127.0.0.1"],
-            "mx2.mx-backup.com": ["A 198.51.100.25"],
+            "mx2.mx-backup.com": ["A 93.184.216.25"],
             "mx-host-servfail.com": ["MX 10 mx.servfail.com."],
             "mx-host-slow.com": ["MX 10 mx.slow.com."],
             "gmial.com": ["TXT parked"],  # registered, no MX, no A
