@@ -68,6 +68,13 @@ def build_mailer(settings: Settings, store: Store, catcher: MailCatcher | None) 
     return SmtpMailer(settings.smtp, remember=remember, recall=recall)
 
 
+def log_template_warnings(settings: Settings, renderer: Renderer, tokens: Tokens) -> None:
+    from service.mail.preview import template_warnings
+
+    for warning in template_warnings(settings, renderer, tokens):
+        log.warning("email template: %s (`optin lint-templates` explains)", warning)
+
+
 async def page_css(request: Request) -> Response:
     return FileResponse(PAGE_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
@@ -142,6 +149,8 @@ def create_app(configured: Settings, role: Role = "all") -> Starlette:
             )
         renderer = Renderer(settings.server.templates_dir)
         tokens = Tokens(settings.server.secret_key)
+        if role != "web":  # the process that sends the mail tells what may land it in spam
+            log_template_warnings(settings, renderer, tokens)
         connectors = build_connectors(settings)
         mailer = build_mailer(settings, store, catcher)
         delivery = Delivery(settings, store, mailer, connectors, renderer, tokens)

@@ -28,10 +28,12 @@ from service.settings_types import (
     SMTP_PORTS,
     AdminKey,
     DevSettings,
+    DkimSettings,
     Environment,
     FormSettings,
     HookSettings,
     LimitSettings,
+    LintSettings,
     OutboxSettings,
     ServerSettings,
     Settings,
@@ -46,10 +48,12 @@ __all__ = [
     "SMTP_PORTS",
     "AdminKey",
     "DevSettings",
+    "DkimSettings",
     "Environment",
     "FormSettings",
     "HookSettings",
     "LimitSettings",
+    "LintSettings",
     "OutboxSettings",
     "ServerSettings",
     "Settings",
@@ -98,11 +102,21 @@ SECTIONS = (
     "forms",
     "dns",
     "verification",
+    "lint",
     "imports",
 )
 KEYS_ENDING_IN_FILE = frozenset(
     name
-    for cls in (ServerSettings, SmtpSettings, OutboxSettings, LimitSettings, DevSettings, HookSettings)
+    for cls in (
+        ServerSettings,
+        SmtpSettings,
+        DkimSettings,
+        OutboxSettings,
+        LimitSettings,
+        DevSettings,
+        HookSettings,
+        LintSettings,
+    )
     for name in cls.__dataclass_fields__
     if name.endswith("_file")
 )
@@ -175,6 +189,20 @@ def _verifier(data: dict[str, Any], r: Reader) -> VerifierConfig:
     return config
 
 
+def _lint(table: dict[str, Any], r: Reader) -> LintSettings:
+    from service.mail.lint_words import WordLists
+
+    lint: LintSettings = dataclass_section(LintSettings, table, "lint", r)
+    if lint.subject_max_length < 20:
+        r.problems.append(f"lint.subject_max_length must be at least 20, not {lint.subject_max_length}")
+    if lint.risky_words_file:
+        try:
+            WordLists.read(Path(lint.risky_words_file))
+        except ConfigError as exc:
+            r.problems.extend(f"lint.risky_words_file {p}" for p in exc.problems)
+    return lint
+
+
 def _unknown_sections(data: Mapping[str, Any], r: Reader) -> None:
     for key in data:
         hint = closest(str(key), SECTIONS)
@@ -198,6 +226,7 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
     check_numbers("outbox", outbox, reader)
     limits = dataclass_section(LimitSettings, table_of(data, "limits", reader), "limits", reader)
     check_numbers("limits", limits, reader)
+    lint = _lint(table_of(data, "lint", reader), reader)
     admin_keys = _admin_keys(table_of(data, "admin", reader), reader)
     connectors = _connectors(data, reader)
     demo_form = not data.get("forms")
@@ -216,6 +245,7 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
         limits=limits,
         admin_keys=admin_keys,
         dev=dev,
+        lint=lint,
         verifier=verifier,
         source=source if source != NO_FILE or not layered.from_environment else "the environment",
         demo_form=demo_form,

@@ -54,6 +54,20 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class DkimSettings:
+    """``[smtp.dkim]``: every message optin sends is signed with this key (see service.mail.dkim).
+
+    ``private_key`` is the PEM text itself (from ``env:…``, the environment or a secret file);
+    ``private_key_file`` names the file it was read from, when it was.
+    """
+
+    domain: str
+    selector: str
+    private_key: str = field(repr=False)
+    private_key_file: str = ""
+
+
+@dataclass(frozen=True)
 class SmtpSettings:
     """``port`` is 587 / 2525 (STARTTLS required), 465 (implicit TLS) or ``auto``.
 
@@ -70,6 +84,12 @@ class SmtpSettings:
     security: Literal["auto", "starttls", "tls", "none"] = "auto"
     timeout: float = 30.0
     helo_name: str = ""
+    alerts_sender: str = ""  # From of the owner's alerts; subscription mail comes from ``sender``
+    dkim: DkimSettings | None = None
+
+    @property
+    def alerts_from(self) -> str:
+        return self.alerts_sender or self.sender
 
 
 @dataclass(frozen=True)
@@ -165,6 +185,14 @@ class LimitSettings:
 
 
 @dataclass(frozen=True)
+class LintSettings:
+    """``[lint]``: the template lint's settings (service.mail.lint); the owner may add a word file."""
+
+    risky_words_file: str = ""  # a TOML file of extra words, in the shipped list's format
+    subject_max_length: int = 70
+
+
+@dataclass(frozen=True)
 class AdminKey:
     name: str
     sha256: str
@@ -189,6 +217,7 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     admin_keys: tuple[AdminKey, ...] = ()
     dev: DevSettings = field(default_factory=DevSettings)
+    lint: LintSettings = field(default_factory=LintSettings)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     source: str = "built-in development defaults"
     demo_form: bool = False  # no [forms] were configured: the demo form stands in

@@ -47,11 +47,22 @@ def _add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], only
     if only == "verify":
         add_verify(sub)
         return
-    from service.cli import admin_key, check_config, data, imports, outbox, serve, smtp_test
+    from service.cli import (
+        admin_key,
+        check_config,
+        data,
+        dkim_keygen,
+        doctor,
+        imports,
+        outbox,
+        preview,
+        serve,
+        smtp_test,
+    )
     from service.connectors.cli import add_parser as add_connectors
     from service.store.cli import add_parser as add_store
 
-    for module in (serve, check_config, smtp_test, outbox, data, admin_key):
+    for module in (serve, check_config, smtp_test, doctor, dkim_keygen, preview, outbox, data, admin_key):
         module.add_parser(sub)
     add_verify(sub)
     imports.add_parser(sub)
