@@ -17,6 +17,7 @@ from starlette.routing import Route
 from service import jobs, metrics
 from service.antibot import AntiBotGuard
 from service.antibot import http as antibot_http
+from service.antibot.watch import RefusalWatch
 from service.app_roles import Role
 from service.confirmation import Confirmations
 from service.connectors.base import Connector
@@ -41,6 +42,7 @@ from service.verification.dnshealth import ResolverWatch
 from service.web import admin, api, dev, hooks, metrics_http, pages, probes
 from service.web.admin_routes import admin_routes
 from service.web.admin_session import admin_enabled
+from service.web.body import BodyLimit
 from service.web.cors import FormCors
 from service.web.observe import ObserveRequests
 from service.web.openapi import openapi_json
@@ -72,6 +74,13 @@ def build_mailer(settings: Settings, store: Store, catcher: MailCatcher | None) 
     return SmtpMailer(settings.smtp, remember=remember, recall=recall)
 
 
+def log_template_warnings(settings: Settings, renderer: Renderer, tokens: Tokens) -> None:
+    from service.mail.preview import template_warnings
+
+    for warning in template_warnings(settings, renderer, tokens):
+        log.warning("email template: %s (`optin lint-templates` explains)", warning)
+
+
 async def page_css(request: Request) -> Response:
     return FileResponse(PAGE_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
@@ -79,9 +88,10 @@ async def page_css(request: Request) -> Response:
 async def not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+    extra = (exc.headers or {}) if isinstance(exc, HTTPException) else {}  # a 405's Allow
     if request.url.path.startswith("/v1/"):
-        return JSONResponse({"error": detail}, status_code=status)
-    return Response(detail, status_code=status, media_type="text/plain", headers=PAGE_HEADERS)
+        return JSONResponse({"error": detail}, status_code=status, headers=extra)
+    return Response(detail, status_code=status, media_type="text/plain", headers={**PAGE_HEADERS, **extra})
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -117,10 +127,8 @@ def routes(settings: Settings, role: Role = "all") -> list[Route]:
         Route("/v1/contacts/{email:path}", admin.erase, methods=["DELETE"]),
         Route("/thanks", pages.thanks),
         Route("/confirm/resend", pages.resend, methods=["POST"]),
-        Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),
-        Route("/confirm/{token}", pages.confirm_submit, methods=["POST"]),
-        Route("/unsubscribe/{token}", pages.unsubscribe_page, methods=["GET"]),
-        Route("/unsubscribe/{token}", pages.unsubscribe_submit, methods=["POST"]),
+        Route("/confirm/{token}", pages.confirm, methods=["GET", "POST"]),
+        Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
     ]
     if admin_enabled(settings):
         table += admin_routes()
@@ -153,6 +161,8 @@ def create_app(configured: Settings, role: Role = "all") -> Starlette:
             )
         renderer = Renderer(settings.server.templates_dir)
         tokens = Tokens(settings.server.secret_key)
+        if role != "web":  # the process that sends the mail tells what may land it in spam
+            log_template_warnings(settings, renderer, tokens)
         connectors = build_connectors(settings)
         mailer = build_mailer(settings, store, catcher)
         delivery = Delivery(settings, store, mailer, connectors, renderer, tokens)
@@ -190,6 +200,11 @@ def create_app(configured: Settings, role: Role = "all") -> Starlette:
             background.append(asyncio.create_task(purge_every(store, settings)))
             if settings.admin.daily_digest:
                 background.append(asyncio.create_task(digest_every(store, settings, worker.wake)))
+            if settings.imports:
+                from service.imports.schedule import ImportScheduler
+
+                scheduler = ImportScheduler(settings, store, verifier)
+                background.append(asyncio.create_task(scheduler.run_forever(settings.import_tick_seconds)))
         log.info(
             "optin %s process ready (%s)", role, "jobs run here" if role != "web" else "no jobs run here"
         )
@@ -217,6 +232,8 @@ def create_app(configured: Settings, role: Role = "all") -> Starlette:
             Middleware(ObserveRequests, routes=table),
             Middleware(SecurityHeaders, https=settings.server.public_url.startswith("https://")),
             Middleware(FormCors, settings=settings),
+            Middleware(RefusalWatch),
+            Middleware(BodyLimit, limit=settings.server.max_body_bytes),
         ],
         exception_handlers={HTTPException: not_found, Exception: server_error},
         lifespan=lifespan,

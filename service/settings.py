@@ -30,10 +30,12 @@ from service.settings_types import (
     AdminKey,
     AdminSettings,
     DevSettings,
+    DkimSettings,
     Environment,
     FormSettings,
     HookSettings,
     LimitSettings,
+    LintSettings,
     OutboxSettings,
     ServerSettings,
     Settings,
@@ -49,10 +51,12 @@ __all__ = [
     "AdminKey",
     "AdminSettings",
     "DevSettings",
+    "DkimSettings",
     "Environment",
     "FormSettings",
     "HookSettings",
     "LimitSettings",
+    "LintSettings",
     "OutboxSettings",
     "ServerSettings",
     "Settings",
@@ -73,10 +77,21 @@ SECTIONS = (
     "forms",
     "dns",
     "verification",
+    "lint",
+    "imports",
 )
 KEYS_ENDING_IN_FILE = frozenset(
     name
-    for cls in (ServerSettings, SmtpSettings, OutboxSettings, LimitSettings, DevSettings, HookSettings)
+    for cls in (
+        ServerSettings,
+        SmtpSettings,
+        DkimSettings,
+        OutboxSettings,
+        LimitSettings,
+        DevSettings,
+        HookSettings,
+        LintSettings,
+    )
     for name in cls.__dataclass_fields__
     if name.endswith("_file")
 )
@@ -121,6 +136,20 @@ def _forms(
     return forms
 
 
+def _imports(
+    data: dict[str, Any], forms: Mapping[str, Any], connectors: Mapping[str, Any], r: Reader
+) -> dict[str, Any]:
+    from service.imports.settings import import_section
+
+    found = {}
+    for name, table in table_of(data, "imports", r).items():
+        if not isinstance(table, dict):
+            r.problems.append(f"[imports.{name}] must be a table")
+            continue
+        found[name] = import_section(name, dict(table), forms, connectors, r)
+    return found
+
+
 def _verifier(data: dict[str, Any], r: Reader) -> VerifierConfig:
     try:
         config = VerifierConfig.from_mapping(
@@ -133,6 +162,20 @@ def _verifier(data: dict[str, Any], r: Reader) -> VerifierConfig:
     if config.probe_mail_from and (problem := address_problem(config.probe_mail_from)):
         r.problems.append(f"verification.probe_mail_from {problem}")
     return config
+
+
+def _lint(table: dict[str, Any], r: Reader) -> LintSettings:
+    from service.mail.lint_words import WordLists
+
+    lint: LintSettings = dataclass_section(LintSettings, table, "lint", r)
+    if lint.subject_max_length < 20:
+        r.problems.append(f"lint.subject_max_length must be at least 20, not {lint.subject_max_length}")
+    if lint.risky_words_file:
+        try:
+            WordLists.read(Path(lint.risky_words_file))
+        except ConfigError as exc:
+            r.problems.extend(f"lint.risky_words_file {p}" for p in exc.problems)
+    return lint
 
 
 def _unknown_sections(data: Mapping[str, Any], r: Reader) -> None:
@@ -158,10 +201,12 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
     check_numbers("outbox", outbox, reader)
     limits = dataclass_section(LimitSettings, table_of(data, "limits", reader), "limits", reader)
     check_numbers("limits", limits, reader)
+    lint = _lint(table_of(data, "lint", reader), reader)
     admin_keys, admin = admin_section(table_of(data, "admin", reader), env, server.owner_email, reader)
     connectors = _connectors(data, reader)
     demo_form = not data.get("forms")
     forms = _forms(data, server, connectors, reader)
+    imports = _imports(data, forms, connectors, reader)
     verifier = _verifier(data, reader)
     _unknown_sections(data, reader)
     if reader.problems:
@@ -176,9 +221,11 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
         admin_keys=admin_keys,
         admin=admin,
         dev=dev,
+        lint=lint,
         verifier=verifier,
         source=source if source != NO_FILE or not layered.from_environment else "the environment",
         demo_form=demo_form,
+        imports=imports,
         origins={k: v for k, v in reader.used.items() if v != DEFAULT},
     )
 

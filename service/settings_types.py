@@ -7,12 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from service.antibot.policy import AntiBotPolicy
 from service.verification import Policy
 from service.verification.config import VerifierConfig
+
+if TYPE_CHECKING:
+    from service.imports.settings import ImportSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("en", "fr", "es", "de")
@@ -52,6 +55,20 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class DkimSettings:
+    """``[smtp.dkim]``: every message optin sends is signed with this key (see service.mail.dkim).
+
+    ``private_key`` is the PEM text itself (from ``env:…``, the environment or a secret file);
+    ``private_key_file`` names the file it was read from, when it was.
+    """
+
+    domain: str
+    selector: str
+    private_key: str = field(repr=False)
+    private_key_file: str = ""
+
+
+@dataclass(frozen=True)
 class SmtpSettings:
     """``port`` is 587 / 2525 (STARTTLS required), 465 (implicit TLS) or ``auto``.
 
@@ -68,6 +85,12 @@ class SmtpSettings:
     security: Literal["auto", "starttls", "tls", "none"] = "auto"
     timeout: float = 30.0
     helo_name: str = ""
+    alerts_sender: str = ""  # From of the owner's alerts; subscription mail comes from ``sender``
+    dkim: DkimSettings | None = None
+
+    @property
+    def alerts_from(self) -> str:
+        return self.alerts_sender or self.sender
 
 
 @dataclass(frozen=True)
@@ -147,6 +170,7 @@ class OutboxSettings:
     max_delay: float = 3600.0
     lease_seconds: float = 60.0
     poll_interval: float = 1.0
+    keep_done_days: float = 30.0  # finished (done, dropped) jobs are deleted after this; dead ones stay
 
 
 @dataclass(frozen=True)
@@ -159,6 +183,14 @@ class LimitSettings:
     signups_per_network_hour: int = 60
     signups_per_form_hour: int = 2000
     verify_per_ip_minute: int = 60  # POST /v1/verify; counted in memory, per instance
+
+
+@dataclass(frozen=True)
+class LintSettings:
+    """``[lint]``: the template lint's settings (service.mail.lint); the owner may add a word file."""
+
+    risky_words_file: str = ""  # a TOML file of extra words, in the shipped list's format
+    subject_max_length: int = 70
 
 
 @dataclass(frozen=True)
@@ -203,10 +235,13 @@ class Settings:
     admin_keys: tuple[AdminKey, ...] = ()
     admin: AdminSettings = field(default_factory=AdminSettings)
     dev: DevSettings = field(default_factory=DevSettings)
+    lint: LintSettings = field(default_factory=LintSettings)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     source: str = "built-in development defaults"
     demo_form: bool = False  # no [forms] were configured: the demo form stands in
     origins: Mapping[str, str] = field(default_factory=dict)  # "smtp.password" -> where it was set
+    imports: Mapping[str, ImportSettings] = field(default_factory=dict)  # [imports.NAME]
+    import_tick_seconds: float = 30.0  # how often the worker looks for an import that is due
 
     @property
     def uses_dev_mail_catcher(self) -> bool:

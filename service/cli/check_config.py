@@ -46,6 +46,9 @@ def _summary(settings: Settings) -> list[str]:
         lines.append(
             f"  mail relay: {smtp.host}, port {smtp.port}, security {smtp.security}, sender {smtp.sender}"
         )
+    if smtp.alerts_sender:
+        lines.append(f"  the owner's alerts come from {smtp.alerts_sender}")
+    lines.append(f"  {_dkim_line(settings)}")
     for form in settings.forms.values():
         languages = sorted({*form.titles, *form.consent_texts} - {form.language})
         more = f" (texts also in {', '.join(languages)})" if languages else ""
@@ -79,6 +82,17 @@ def _cockpit(settings: Settings) -> list[str]:
     return lines
 
 
+def _dkim_line(settings: Settings) -> str:
+    dkim = settings.smtp.dkim
+    if dkim is None:
+        return "DKIM: not signing ([smtp.dkim] is not set; `optin dkim-keygen` makes a key)"
+    from service.mail.dkim import load_key
+
+    key = load_key(dkim.private_key)
+    size = f"{key.bits}-bit RSA" if key.algorithm == "rsa" else "Ed25519"
+    return f"DKIM: signing every message as d={dkim.domain}, s={dkim.selector} ({size} key)"
+
+
 def _origins(settings: Settings) -> list[str]:
     counts = Counter(_kind(origin) for origin in settings.origins.values())
     if not counts:
@@ -98,7 +112,26 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
         print(render(settings), end="")
         return 0
+    from service.store.migrate import status
+
+    database = status(settings.server.database, settings.server.auto_migrate)  # StoreError: exit 2
     print(f"{settings.source}: OK")
     print("\n".join(_summary(settings)))
+    print(f"  database check: {database}")
     print("\n".join(_origins(settings)))
+    print("\n".join(_template_lint(settings)))
     return 0
+
+
+def _template_lint(settings: Settings) -> list[str]:
+    """What `optin serve` logs at start-up about the email templates (warnings, not problems)."""
+    from service.mail.preview import template_warnings
+    from service.render import Renderer
+    from service.tokens import Tokens
+
+    renderer = Renderer(settings.server.templates_dir)
+    warnings = template_warnings(settings, renderer, Tokens(settings.server.secret_key))
+    if not warnings:
+        return ["Email templates: the template lint finds nothing to fix."]
+    lines = [f"Email templates: {len(warnings)} warning(s) (`optin lint-templates` explains them):"]
+    return lines + [f"  ⚠ {w}" for w in warnings]

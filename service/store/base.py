@@ -216,8 +216,17 @@ class BaseStore(ABC):
         )
 
     async def job_counts(self) -> dict[str, int]:
+        """Jobs in every state, finished ones included (the CLI's summary; reads the whole outbox)."""
         rows = await self._fetch("SELECT state, count(*) FROM outbox GROUP BY state")
         return {state: count for state, count in rows}
+
+    async def outbox_waiting(self) -> dict[str, int]:
+        """Pending and dead jobs, counted through the index: cheap however long the history is."""
+        counts = {}
+        for state in ("pending", "dead"):
+            [(count,)] = await self._fetch("SELECT count(*) FROM outbox WHERE state = ?", (state,))
+            counts[state] = int(count)
+        return counts
 
     async def claim_once(self, key: str, ttl: float) -> bool:
         now = time.time()
