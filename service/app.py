@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from service import jobs, metrics
 from service.antibot import AntiBotGuard
 from service.antibot import http as antibot_http
 from service.antibot.watch import RefusalWatch
@@ -24,6 +25,7 @@ from service.connectors.builtin import BuiltinListConnector
 from service.connectors.registry import build_connector
 from service.delivery import Delivery
 from service.demo import fit_demo_to_dns
+from service.digest import digest_every
 from service.limits import MinuteCounter
 from service.mail.catcher import MailCatcher
 from service.mail.smtp import MEMORY_KEY, SmtpMailer
@@ -33,12 +35,16 @@ from service.retention import purge_every
 from service.settings import REPO_ROOT, Settings
 from service.signup import SignupService
 from service.store import Store, open_store
+from service.store.reports import Reports
 from service.tokens import Tokens
 from service.verification import Verifier
 from service.verification.dnshealth import ResolverWatch
-from service.web import admin, api, dev, hooks, pages, probes
+from service.web import admin, api, dev, hooks, metrics_http, pages, probes
+from service.web.admin_routes import admin_routes
+from service.web.admin_session import admin_enabled
 from service.web.body import BodyLimit
 from service.web.cors import FormCors
+from service.web.observe import ObserveRequests
 from service.web.openapi import openapi_json
 from service.web.pages import PAGE_HEADERS
 from service.web.security import SecurityHeaders
@@ -93,7 +99,11 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "something went wrong on our side; nothing was lost, please retry"}, 500)
 
 
-PROBES = [Route("/livez", probes.livez), Route("/readyz", probes.readyz)]
+PROBES = [
+    Route("/livez", probes.livez),
+    Route("/readyz", probes.readyz),
+    Route("/metrics", metrics_http.with_key),
+]
 
 
 def routes(settings: Settings, role: Role = "all") -> list[Route]:
@@ -120,6 +130,8 @@ def routes(settings: Settings, role: Role = "all") -> list[Route]:
         Route("/confirm/{token}", pages.confirm, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
     ]
+    if admin_enabled(settings):
+        table += admin_routes()
     if settings.server.development:
         table += [
             Route("/", dev.demo),
@@ -173,8 +185,12 @@ def create_app(configured: Settings, role: Role = "all") -> Starlette:
             connectors=connectors,
             catcher=catcher,
             verify_limit=MinuteCounter(settings.limits.verify_per_ip_minute),
+            reports=Reports(store),
         )
         app.state.store = store
+        metrics.prepare(settings.forms, settings.connectors, jobs.EMAIL_KINDS)
+        side = metrics_http.separate_listener(app.state.services)
+        await side.__aenter__()
         background: list[asyncio.Task[None]] = []
         if role != "worker":  # only a process that verifies addresses needs to watch the resolver
             background.append(asyncio.create_task(resolver.run()))
@@ -182,6 +198,8 @@ def create_app(configured: Settings, role: Role = "all") -> Starlette:
             worker.start()
             store.listen_for_jobs(worker.wake)
             background.append(asyncio.create_task(purge_every(store, settings)))
+            if settings.admin.daily_digest:
+                background.append(asyncio.create_task(digest_every(store, settings, worker.wake)))
             if settings.imports:
                 from service.imports.schedule import ImportScheduler
 
@@ -195,6 +213,7 @@ def create_app(configured: Settings, role: Role = "all") -> Starlette:
         finally:
             for task in background:
                 task.cancel()
+            await side.__aexit__(None, None, None)
             await worker.stop(JOB_GRACE_SECONDS)
             await mailer.aclose()
             for connector in connectors.values():
@@ -202,12 +221,15 @@ def create_app(configured: Settings, role: Role = "all") -> Starlette:
             if catcher is not None:
                 await catcher.stop()
             await verifier.aclose()
+            await app.state.services.reports.aclose()
             await store.close()
 
     settings = configured
+    table = routes(settings, role)
     app = Starlette(
-        routes=routes(settings, role),
+        routes=table,
         middleware=[
+            Middleware(ObserveRequests, routes=table),
             Middleware(SecurityHeaders, https=settings.server.public_url.startswith("https://")),
             Middleware(FormCors, settings=settings),
             Middleware(RefusalWatch),

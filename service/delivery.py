@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import parseaddr
 
-from service import jobs
+from service import jobs, metrics
 from service.alerts import alert_email, import_alert_email
 from service.connectors.base import Connector
 from service.connectors.status import HealthBook, describe
 from service.connectors.sync import ListSync
+from service.digest import send_digest
 from service.errors import DeliveryError, MailError
 from service.mail import Mailer
 from service.mail.compose import confirmation_email, welcome_email
@@ -67,6 +68,8 @@ class Delivery:
     async def run(self, job: Job) -> str:
         if job.kind == jobs.ALERT_EMAIL:
             return await self._alert(job)
+        if job.kind == jobs.DIGEST_EMAIL:
+            return metrics.email_sent(job.kind, await send_digest(self, job))
         if job.kind == jobs.IMPORT_ALERT_EMAIL:
             return await self._import_alert(job)
         contact = await self.store.contact(int(job.payload["contact_id"]))
@@ -121,7 +124,7 @@ class Delivery:
             message_id=str(job.payload["message_id"]),
             identity=self._identity(contact),
         )
-        reply = await self._send(message, contact.email)
+        reply = metrics.email_sent(job.kind, await self._send(message, contact.email))
         # The ledger proves which email asked for consent: its Message-ID, when the relay took it.
         sent = ConsentEvent(
             "confirmation_email_sent", time.time(), detail=f"message_id={message['Message-ID']}"
@@ -145,7 +148,7 @@ class Delivery:
             message_id=str(job.payload["message_id"]),
             identity=self._identity(contact),
         )
-        return await self._send(message, contact.email)
+        return metrics.email_sent(job.kind, await self._send(message, contact.email))
 
     async def _alert(self, job: Job) -> str:
         owner = self.settings.server.owner_email
@@ -167,7 +170,9 @@ class Delivery:
             public_url=self.settings.server.public_url,
             message_id=str(job.payload["message_id"]),
         )
-        return await self._send(message, parseaddr(owner)[1] or owner, sender=sender)
+        return metrics.email_sent(
+            job.kind, await self._send(message, parseaddr(owner)[1] or owner, sender=sender)
+        )
 
     async def _import_alert(self, job: Job) -> str:
         owner = self.settings.server.owner_email
@@ -184,4 +189,6 @@ class Delivery:
             public_url=self.settings.server.public_url,
             message_id=str(job.payload["message_id"]),
         )
-        return await self._send(message, parseaddr(owner)[1] or owner, sender=sender)
+        return metrics.email_sent(
+            job.kind, await self._send(message, parseaddr(owner)[1] or owner, sender=sender)
+        )

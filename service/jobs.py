@@ -13,8 +13,9 @@ WELCOME_EMAIL = "welcome_email"
 CONNECTOR_UPSERT = "connector_upsert"
 CONNECTOR_UNSUBSCRIBE = "connector_unsubscribe"
 ALERT_EMAIL = "alert_email"
+DIGEST_EMAIL = "digest_email"
 IMPORT_ALERT_EMAIL = "import_alert_email"
-EMAIL_KINDS = (CONFIRMATION_EMAIL, WELCOME_EMAIL, ALERT_EMAIL, IMPORT_ALERT_EMAIL)
+EMAIL_KINDS = (CONFIRMATION_EMAIL, WELCOME_EMAIL, ALERT_EMAIL, DIGEST_EMAIL, IMPORT_ALERT_EMAIL)
 CONNECTOR_KINDS = (CONNECTOR_UPSERT, CONNECTOR_UNSUBSCRIBE)
 ALERT_PERIOD = 3600.0  # seconds: at most one alert per connector per period
 
@@ -74,3 +75,9 @@ def alert_email(connector: str, at: float, reason: str, detail: str, message_id:
         f"alert:{connector}:{int(at // ALERT_PERIOD)}",
         {"connector": connector, "at": at, "reason": reason, "detail": detail, "message_id": message_id},
     )
+
+
+def digest_email(day: str, message_id: str) -> NewJob:
+    """The owner's daily digest of ``day`` (YYYY-MM-DD, UTC): one key per day, so replicas that
+    each schedule it queue it once."""
+    return NewJob(DIGEST_EMAIL, f"digest:{day}", {"day": day, "message_id": message_id})

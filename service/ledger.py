@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from service.store import ConsentEvent
+from service.store.records import link_actor
+
+__all__ = ["iso", "latest", "link_actor", "moment"]
 
 
 def latest(events: Sequence[ConsentEvent], kind: str) -> ConsentEvent | None:

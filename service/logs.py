@@ -44,10 +44,14 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+def configure_logging(level: int = logging.INFO, log_format: str = "text") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redacting = RedactingFilter()
     for handler in logging.getLogger().handlers:
         handler.addFilter(redacting)
+        if log_format == "json":  # server.log_format; see service.log_json
+            from service.log_json import JsonFormatter
+
+            handler.setFormatter(JsonFormatter())
     for name in ("uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).addFilter(redacting)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from service.errors import ConfigError
+from service.settings_admin import admin_section
 from service.settings_checks import address_problem, port_problem
 from service.settings_env import layer
 from service.settings_forms import form_section
@@ -27,6 +28,7 @@ from service.settings_types import (
     REPO_ROOT,
     SMTP_PORTS,
     AdminKey,
+    AdminSettings,
     DevSettings,
     DkimSettings,
     Environment,
@@ -47,6 +49,7 @@ __all__ = [
     "REPO_ROOT",
     "SMTP_PORTS",
     "AdminKey",
+    "AdminSettings",
     "DevSettings",
     "DkimSettings",
     "Environment",
@@ -61,34 +64,6 @@ __all__ = [
     "build_settings",
     "load_settings",
 ]
-
-
-def _admin_keys(table: dict[str, Any], r: Reader) -> tuple[AdminKey, ...]:
-    """``[admin.keys.NAME] sha256 = "…", scopes = [...]``: only hashes of keys are configured."""
-    keys = []
-    entries = table.pop("keys", {})
-    r.leftovers(table, "admin")
-    if not isinstance(entries, dict):
-        r.problems.append("[admin.keys] must be a table of named keys")
-        return ()
-    for name, entry in entries.items():
-        s = f"admin.keys.{name}"
-        if not isinstance(entry, dict):
-            r.problems.append(f"[{s}] must be a table with sha256 and scopes")
-            continue
-        entry = dict(entry)
-        digest = str(r.take(entry, s, "sha256", str, "")).lower()
-        scopes = r.take(entry, s, "scopes", list, [])
-        r.leftovers(entry, s)
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            r.problems.append(
-                f"{s}.sha256 must be the key's SHA-256 in hex (`optin admin-key NAME` prints it)"
-            )
-        unknown = set(map(str, scopes)) - ADMIN_SCOPES
-        if unknown or not scopes:
-            r.problems.append(f"{s}.scopes must list some of {', '.join(sorted(ADMIN_SCOPES))}")
-        keys.append(AdminKey(name, digest, frozenset(map(str, scopes))))
-    return tuple(keys)
 
 
 SECTIONS = (
@@ -227,7 +202,7 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
     limits = dataclass_section(LimitSettings, table_of(data, "limits", reader), "limits", reader)
     check_numbers("limits", limits, reader)
     lint = _lint(table_of(data, "lint", reader), reader)
-    admin_keys = _admin_keys(table_of(data, "admin", reader), reader)
+    admin_keys, admin = admin_section(table_of(data, "admin", reader), env, server.owner_email, reader)
     connectors = _connectors(data, reader)
     demo_form = not data.get("forms")
     forms = _forms(data, server, connectors, reader)
@@ -244,6 +219,7 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
         outbox=outbox,
         limits=limits,
         admin_keys=admin_keys,
+        admin=admin,
         dev=dev,
         lint=lint,
         verifier=verifier,

@@ -118,6 +118,10 @@ def server_section(table: dict[str, Any], r: Reader) -> ServerSettings:
     owner_email = r.take(table, s, "owner_email", str, "")
     if owner_email and (problem := address_problem(owner_email)):
         r.problems.append(f"server.owner_email {problem}")
+    log_format = r.take(table, s, "log_format", str, "text")
+    if log_format not in ("text", "json"):
+        r.problems.append(f'server.log_format must be "text" or "json", not {log_format!r}')
+        log_format = "text"
     proxies = tuple(str(p) for p in r.take(table, s, "trusted_proxies", list, []))
     r.problems.extend(f"server.trusted_proxies: {p}" for p in map(proxy_problem, proxies) if p)
     settings = ServerSettings(
@@ -137,6 +141,7 @@ def server_section(table: dict[str, Any], r: Reader) -> ServerSettings:
         truncate_ips=r.take(table, s, "truncate_ips", bool, False),
         retention_days=r.take(table, s, "retention_days", float, 30.0),
         templates_dir=_templates(table, r),
+        log_format=log_format,
     )
     check_numbers(s, settings, r)
     r.leftovers(table, s)

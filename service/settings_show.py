@@ -20,7 +20,7 @@ from service.settings_types import Settings
 from service.verification.config import DNS_KEYS, VERIFICATION_KEYS
 
 MASK = "********"
-_SECRET_KEY = re.compile(r"(^|_)(password|secret|token|api_key|secret_key|private_key)$")
+_SECRET_KEY = re.compile(r"(^|_)(password|password_hash|secret|token|api_key|secret_key|private_key)$")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -89,6 +89,7 @@ def _sections(settings: Settings) -> Iterator[Section]:
     verifier = settings.verifier
     yield "dns", [(key, getattr(verifier, name)) for key, (name, _) in DNS_KEYS.items()]
     yield "verification", [(key, getattr(verifier, name)) for key, (name, _) in VERIFICATION_KEYS.items()]
+    yield "admin", _fields(settings.admin, skip=("metrics_multiproc_dir",))
     for key in settings.admin_keys:
         yield f"admin.keys.{toml_key(key.name)}", [("sha256", key.sha256), ("scopes", sorted(key.scopes))]
     for form in settings.forms.values():

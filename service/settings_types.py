@@ -42,6 +42,7 @@ class ServerSettings:
     truncate_ips: bool = False
     retention_days: float = 30.0
     templates_dir: Path = REPO_ROOT / "templates"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, with a request id
 
     @property
     def development(self) -> bool:
@@ -199,7 +200,23 @@ class AdminKey:
     scopes: frozenset[str]
 
 
-ADMIN_SCOPES = frozenset({"read", "export", "erase", "admin"})
+ADMIN_SCOPES = frozenset({"read", "export", "erase", "metrics", "admin"})
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    """The web admin, ``/metrics`` and the daily digest (``[admin]``; keys are in Settings.admin_keys).
+
+    The web admin is on when a key or ``password_hash`` is configured; a password signs in with
+    every scope. ``metrics_listen`` serves ``/metrics`` without a key on a separate address.
+    """
+
+    password_hash: str = ""  # argon2id, as `optin admin-password` prints it
+    session_hours: float = 8.0
+    metrics_listen: str = ""  # "HOST:PORT"; empty: /metrics only on the main port, behind a key
+    metrics_multiproc_dir: str = ""  # $PROMETHEUS_MULTIPROC_DIR, read by prometheus-client itself
+    daily_digest: bool = False  # email server.owner_email yesterday's figures, once a day
+    digest_hour: int = 7  # UTC hour from which yesterday's digest is sent
 
 
 @dataclass(frozen=True)
@@ -216,6 +233,7 @@ class Settings:
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     admin_keys: tuple[AdminKey, ...] = ()
+    admin: AdminSettings = field(default_factory=AdminSettings)
     dev: DevSettings = field(default_factory=DevSettings)
     lint: LintSettings = field(default_factory=LintSettings)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)

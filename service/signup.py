@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from service import jobs
+from service import jobs, metrics
 from service.errors import InputError
 from service.guards import SignupGuard
 from service.limits import allow_confirmation_email, budget_key, check_request, network_of
@@ -88,6 +88,7 @@ class SignupService:
         if len(email) > 320:
             raise InputError("that email address is too long", field="email")
         verdict = await self.verifier.verify(email, form.policy)
+        metrics.verdict(verdict.decision, "signup")
         if verdict.decision == "reject" or verdict.normalized is None:
             message = verdict.message or "this email address cannot receive mail"
             if verdict.suggestion:  # a likely typo: the question alone says it
@@ -95,6 +96,7 @@ class SignupService:
             raise InputError(message, field="email")
         return verdict
 
+    @metrics.counts_signups
     async def subscribe(self, request: SignupRequest) -> bool:
         """Record the signup; False when ``once_key`` was seen before (nothing new was done)."""
         form = self.form(request.form_id)

@@ -53,11 +53,32 @@ def _summary(settings: Settings) -> list[str]:
         languages = sorted({*form.titles, *form.consent_texts} - {form.language})
         more = f" (texts also in {', '.join(languages)})" if languages else ""
         lines.append(f"  form {form.id!r}: connector {form.connector}, language {form.language}{more}")
+    lines += _cockpit(settings)
     if settings.demo_form:
         lines.append(
             "  note: no [forms.NAME] is configured, so the demo form 'newsletter' stands in"
             " (development only: production refuses to start without a form)"
         )
+    return lines
+
+
+def _cockpit(settings: Settings) -> list[str]:
+    admin = settings.admin
+    signers = [k.name for k in settings.admin_keys if k.scopes - {"metrics"}]
+    ways = [f"keys {', '.join(signers)}"] if signers else []
+    ways += ["the password"] if admin.password_hash else []
+    lines = [
+        f"  web admin: {'/admin, sign in with ' + ' or '.join(ways) if ways else 'off (no key or password)'}"
+    ]
+    readers = [k.name for k in settings.admin_keys if k.scopes & {"metrics", "admin"}]
+    where = [f"with keys {', '.join(readers)}"] if readers else []
+    where += [f"without a key on {admin.metrics_listen}"] if admin.metrics_listen else []
+    lines.append(f"  /metrics: {' and '.join(where) if where else 'off (no key has the metrics scope)'}")
+    if admin.metrics_multiproc_dir:
+        lines.append(f"  metrics of every process on this host add up in {admin.metrics_multiproc_dir}")
+    if admin.daily_digest:
+        lines.append(f"  daily digest to {settings.server.owner_email} from {admin.digest_hour:02d}:00 UTC")
+    lines.append(f"  logs: {settings.server.log_format}")
     return lines
 
 

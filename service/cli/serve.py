@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import socket
 from typing import Any
 
@@ -70,15 +71,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     asyncio.run(_open_database(settings))
     host = args.host or settings.server.host
     port = args.port or settings.server.port
-    configure_logging()
-    print(
+    configure_logging(log_format=settings.server.log_format)
+    # With JSON logs every line a collector reads must be JSON: these lines are log records then.
+    say = logging.getLogger("optin").info if settings.server.log_format == "json" else print
+    say(
         f"optin ({settings.server.environment}, role {args.role}) on http://{host}:{port}"
         f" — settings: {settings.source}"
     )
     if settings.uses_dev_mail_catcher:
-        print(f"No SMTP relay configured: mail is caught and shown at {settings.server.public_url}/dev/mail")
+        say(f"No SMTP relay configured: mail is caught and shown at {settings.server.public_url}/dev/mail")
     if settings.server.development:
-        print(f"The demo form: {settings.server.public_url}/")
+        say(f"The demo form: {settings.server.public_url}/")
 
     def server_config(app: Any) -> uvicorn.Config:
         return uvicorn.Config(
@@ -102,5 +105,5 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def serve_on(sock: socket.socket) -> None:  # in each child: an app, a loop and a pool of its own
         uvicorn.Server(server_config(create_app(settings, args.role))).run(sockets=[sock])
 
-    print(f"{args.workers} processes share the port")
+    say(f"{args.workers} processes share the port")
     return supervise(args.workers, serve_on, listening_socket(host, port))

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from service import jobs
+from service import jobs, metrics
 from service.connectors.base import BatchConnector, Connector, Consent, Contact, SyncResult
 from service.connectors.status import CallOutcome, HealthBook
 from service.errors import DeliveryError
@@ -218,6 +218,7 @@ class ListSync:
             dead=sum(1 for job, e in errors if gives_up(job, e.permanent, self.outbox)),
             pause_until=pause_until,
         )
+        metrics.connector_call(name, len(done), len(errors), failed_call, outcome.throttled)
         try:
             await self.health.record(name, outcome, now)
         except Exception:  # the job's own outcome matters more than the bookkeeping

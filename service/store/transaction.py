@@ -18,12 +18,14 @@ from typing import Any
 from service.store.dialect import Connection, Cursor
 from service.store.migrate import current_version
 from service.store.records import (
+    LINK_RANK,
     ConnectorHealth,
     ConsentEvent,
     ContactRow,
     ContactStatus,
     Job,
     NewJob,
+    link_actor,
 )
 
 _CONTACT_COLUMNS = (
@@ -92,9 +94,9 @@ class Transaction:
         self, form_id: str, email: str, first: str | None, last: str | None, language: str, now: float
     ) -> int:
         row = self._db.execute(
-            "INSERT INTO contacts (form_id, email, first_name, last_name, language, status, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
-            (form_id, email, first, last, language, now, now),
+            "INSERT INTO contacts (form_id, email, first_name, last_name, language, status, created_at, updated_at,"
+            " email_domain) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING id",
+            (form_id, email, first, last, language, now, now, email.rpartition("@")[2].lower()),
         ).fetchone()
         return int(row[0])
 
@@ -129,6 +131,11 @@ class Transaction:
                 event.detail,
             ),
         )
+        if event.event == "confirmation_email_sent":  # the funnel's "emailed" (service.store.reports)
+            self._db.execute(
+                "UPDATE contacts SET emailed_at = coalesce(emailed_at, ?) WHERE id = ?",
+                (event.at, contact_id),
+            )
 
     def add_confirmation(self, token_id: str, contact_id: int, now: float) -> None:
         self._db.execute(
@@ -231,6 +238,12 @@ class Transaction:
             "INSERT INTO link_events (token_id, at, method, outcome, ip, user_agent, seconds_since_page)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (token_id, now, method, outcome, ip, user_agent, seconds_since_page),
+        )
+        rank = LINK_RANK[link_actor(method, outcome)]  # the funnel's "opened, and by whom"
+        self._db.execute(
+            "UPDATE contacts SET link_seen = CASE WHEN link_seen IS NULL OR link_seen < ? THEN ? ELSE link_seen END"
+            " WHERE id = (SELECT contact_id FROM confirmations WHERE token_id = ?)",
+            (rank, rank, token_id),
         )
 
     def erase(self, email: str, address_hash: str, now: float) -> int:

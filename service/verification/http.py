@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from service import metrics
 from service.errors import InputError
 from service.verification.verdict import Policy
 from service.web.body import load_json
@@ -64,6 +65,7 @@ async def verify_endpoint(request: Request) -> Response:
             log.error("app.state.verifier is not set: POST /v1/verify cannot work")
             return _error(503, "Address verification is not available right now.")
         verdict = await verifier.verify(email, policy)
+        metrics.verdict(verdict.decision, "verify")
         return JSONResponse(verdict.to_json(), headers={"Cache-Control": "no-store"})
     except InputError as exc:  # the body passed server.max_body_bytes while being read
         return _error(exc.status, exc.message)

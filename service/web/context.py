@@ -15,6 +15,7 @@ from service.render import Renderer
 from service.settings import Settings
 from service.signup import SignupService
 from service.store import Store
+from service.store.reports import Reports
 from service.tokens import Tokens
 from service.verification import Verifier
 
@@ -32,6 +33,7 @@ class Services:
     connectors: dict[str, Connector]
     catcher: MailCatcher | None
     verify_limit: MinuteCounter
+    reports: Reports
 
 
 def services(request: Request) -> Services:
