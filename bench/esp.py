@@ -38,7 +38,7 @@ API_KEY, LIST_ID = "0123456789abcdef-us21", "a1b2c3d4e5"
 
 
 class NoMail:
-    async def send(self, message: EmailMessage, recipient: str) -> str:
+    async def send(self, message: EmailMessage, recipient: str, *, sender: str | None = None) -> str:
         return "not sent (bench)"
 
     async def aclose(self) -> None:

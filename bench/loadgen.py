@@ -46,6 +46,26 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 async def post_many(
     host: str, port: int, path: str, body_for: Callable[[int], bytes], total: int, concurrency: int
 ) -> Result:
+    def request(i: int) -> bytes:
+        body = body_for(i)
+        return (
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+
+    return await send_many(host, port, request, total, concurrency)
+
+
+async def get_many(
+    host: str, port: int, path: str, total: int, concurrency: int, headers: str = ""
+) -> Result:
+    raw = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{headers}\r\n".encode()
+    return await send_many(host, port, lambda _: raw, total, concurrency)
+
+
+async def send_many(
+    host: str, port: int, request_for: Callable[[int], bytes], total: int, concurrency: int
+) -> Result:
     counter = iter(range(total))
     result = Result(requests=total, seconds=0.0)
 
@@ -53,11 +73,7 @@ async def post_many(
         reader, writer = await asyncio.open_connection(host, port)
         try:
             for i in counter:
-                body = body_for(i)
-                request = (
-                    f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-                    f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-                ).encode() + body
+                request = request_for(i)
                 started = time.perf_counter()
                 writer.write(request)
                 status = await _read_response(reader)

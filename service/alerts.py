@@ -45,3 +45,33 @@ def alert_email(
     msg.set_content(renderer.text("email/alert.txt", "en", **context))
     msg.add_alternative(renderer.html("email/alert.html", "en", **context), subtype="html")
     return msg
+
+
+def import_alert_email(
+    renderer: Renderer,
+    *,
+    sender: str,
+    to: str,
+    name: str,
+    reason: str,
+    at: float,
+    public_url: str,
+    message_id: str,
+) -> EmailMessage:
+    """The email that tells the owner a recurring import's source failed (the reason escaped in HTML)."""
+    context = {
+        "name": name,
+        "reason": reason,
+        "when": datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "public_url": public_url,
+    }
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = f"[optin] import {name!r} failed"
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(renderer.text("email/import_alert.txt", "en", **context))
+    msg.add_alternative(renderer.html("email/import_alert.html", "en", **context), subtype="html")
+    return msg

@@ -15,8 +15,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from service import jobs, metrics
 from service.antibot import AntiBotGuard
 from service.antibot import http as antibot_http
+from service.antibot.watch import RefusalWatch
 from service.app_roles import Role
 from service.codes import SignupCodes
 from service.confirmation import Confirmations
@@ -25,6 +27,7 @@ from service.connectors.builtin import BuiltinListConnector
 from service.connectors.registry import build_connector
 from service.delivery import Delivery
 from service.demo import fit_demo_to_dns
+from service.digest import digest_every
 from service.limits import MinuteCounter
 from service.mail.catcher import MailCatcher
 from service.mail.smtp import MEMORY_KEY, SmtpMailer
@@ -34,11 +37,16 @@ from service.retention import purge_every
 from service.settings import REPO_ROOT, Settings
 from service.signup import SignupService
 from service.store import Store, open_store
+from service.store.reports import Reports
 from service.tokens import Tokens
 from service.verification import Verifier
 from service.verification.dnshealth import ResolverWatch
-from service.web import admin, api, dev, hooks, pages, probes
+from service.web import admin, api, dev, hooks, metrics_http, pages, probes
+from service.web.admin_routes import admin_routes
+from service.web.admin_session import admin_enabled
+from service.web.body import BodyLimit
 from service.web.cors import FormCors
+from service.web.observe import ObserveRequests
 from service.web.openapi import openapi_json
 from service.web.pages import PAGE_HEADERS
 from service.web.security import SecurityHeaders
@@ -68,6 +76,13 @@ def build_mailer(settings: Settings, store: Store, catcher: MailCatcher | None) 
     return SmtpMailer(settings.smtp, remember=remember, recall=recall)
 
 
+def log_template_warnings(settings: Settings, renderer: Renderer, tokens: Tokens) -> None:
+    from service.mail.preview import template_warnings
+
+    for warning in template_warnings(settings, renderer, tokens):
+        log.warning("email template: %s (`optin lint-templates` explains)", warning)
+
+
 async def page_css(request: Request) -> Response:
     return FileResponse(PAGE_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
@@ -75,9 +90,10 @@ async def page_css(request: Request) -> Response:
 async def not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+    extra = (exc.headers or {}) if isinstance(exc, HTTPException) else {}  # a 405's Allow
     if request.url.path.startswith("/v1/"):
-        return JSONResponse({"error": detail}, status_code=status)
-    return Response(detail, status_code=status, media_type="text/plain", headers=PAGE_HEADERS)
+        return JSONResponse({"error": detail}, status_code=status, headers=extra)
+    return Response(detail, status_code=status, media_type="text/plain", headers={**PAGE_HEADERS, **extra})
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -85,7 +101,11 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "something went wrong on our side; nothing was lost, please retry"}, 500)
 
 
-PROBES = [Route("/livez", probes.livez), Route("/readyz", probes.readyz)]
+PROBES = [
+    Route("/livez", probes.livez),
+    Route("/readyz", probes.readyz),
+    Route("/metrics", metrics_http.with_key),
+]
 
 
 def routes(settings: Settings, role: Role = "all") -> list[Route]:
@@ -112,11 +132,11 @@ def routes(settings: Settings, role: Role = "all") -> list[Route]:
         Route("/v1/contacts/{email:path}", admin.erase, methods=["DELETE"]),
         Route("/thanks", pages.thanks),
         Route("/confirm/resend", pages.resend, methods=["POST"]),
-        Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),
-        Route("/confirm/{token}", pages.confirm_submit, methods=["POST"]),
-        Route("/unsubscribe/{token}", pages.unsubscribe_page, methods=["GET"]),
-        Route("/unsubscribe/{token}", pages.unsubscribe_submit, methods=["POST"]),
+        Route("/confirm/{token}", pages.confirm, methods=["GET", "POST"]),
+        Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
     ]
+    if admin_enabled(settings):
+        table += admin_routes()
     if settings.server.development:
         table += [
             Route("/", dev.demo),
@@ -148,6 +168,8 @@ def create_app(configured: Settings, role: Role = "all", clock: Callable[[], flo
             )
         renderer = Renderer(settings.server.templates_dir)
         tokens = Tokens(settings.server.secret_key)
+        if role != "web":  # the process that sends the mail tells what may land it in spam
+            log_template_warnings(settings, renderer, tokens)
         connectors = build_connectors(settings)
         mailer = build_mailer(settings, store, catcher)
         delivery = Delivery(settings, store, mailer, connectors, renderer, tokens, clock=clock)
@@ -173,8 +195,12 @@ def create_app(configured: Settings, role: Role = "all", clock: Callable[[], flo
             verify_limit=MinuteCounter(settings.limits.verify_per_ip_minute),
             codes=SignupCodes(settings, store, tokens, confirmations, worker.wake, clock),
             status_limit=MinuteCounter(settings.limits.status_checks_per_ip_minute),
+            reports=Reports(store),
         )
         app.state.store = store
+        metrics.prepare(settings.forms, settings.connectors, jobs.EMAIL_KINDS)
+        side = metrics_http.separate_listener(app.state.services)
+        await side.__aenter__()
         background: list[asyncio.Task[None]] = []
         if role != "worker":  # only a process that verifies addresses needs to watch the resolver
             background.append(asyncio.create_task(resolver.run()))
@@ -182,6 +208,13 @@ def create_app(configured: Settings, role: Role = "all", clock: Callable[[], flo
             worker.start()
             store.listen_for_jobs(worker.wake)
             background.append(asyncio.create_task(purge_every(store, settings)))
+            if settings.admin.daily_digest:
+                background.append(asyncio.create_task(digest_every(store, settings, worker.wake)))
+            if settings.imports:
+                from service.imports.schedule import ImportScheduler
+
+                scheduler = ImportScheduler(settings, store, verifier)
+                background.append(asyncio.create_task(scheduler.run_forever(settings.import_tick_seconds)))
         log.info(
             "optin %s process ready (%s)", role, "jobs run here" if role != "web" else "no jobs run here"
         )
@@ -190,6 +223,7 @@ def create_app(configured: Settings, role: Role = "all", clock: Callable[[], flo
         finally:
             for task in background:
                 task.cancel()
+            await side.__aexit__(None, None, None)
             await worker.stop(JOB_GRACE_SECONDS)
             await mailer.aclose()
             for connector in connectors.values():
@@ -197,14 +231,19 @@ def create_app(configured: Settings, role: Role = "all", clock: Callable[[], flo
             if catcher is not None:
                 await catcher.stop()
             await verifier.aclose()
+            await app.state.services.reports.aclose()
             await store.close()
 
     settings = configured
+    table = routes(settings, role)
     app = Starlette(
-        routes=routes(settings, role),
+        routes=table,
         middleware=[
+            Middleware(ObserveRequests, routes=table),
             Middleware(SecurityHeaders, https=settings.server.public_url.startswith("https://")),
             Middleware(FormCors, settings=settings),
+            Middleware(RefusalWatch),
+            Middleware(BodyLimit, limit=settings.server.max_body_bytes),
         ],
         exception_handlers={HTTPException: not_found, Exception: server_error},
         lifespan=lifespan,

@@ -224,7 +224,7 @@ class SignupCodes:
             if row is not None and row.created_at + self.max_age <= now:
                 return CodeAnswer("expired")
             miss_key = f"code-miss:{name}"
-            tries = row.attempts if row else tx.count_hits(miss_key, now - self.max_age)[0]
+            tries = row.attempts if row else tx.hit_windows(miss_key, (now - self.max_age,))[0][0]
             if tries >= MAX_TRIES:
                 return CodeAnswer("too_many_attempts")
             contact = tx.contact(row.contact_id) if row else None

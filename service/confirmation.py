@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from service import jobs
+from service import jobs, metrics
 from service.errors import TokenError, TokenExpired
 from service.ledger import recorded_ip
 from service.limits import allow_confirmation_email, budget_key
@@ -96,6 +96,7 @@ class Confirmations:
         contact, used_at = await self.store.write(look)
         if contact is None:
             return LinkInfo("invalid")
+        metrics.link_visit(visit.method, "shown")
         if contact.status == "confirmed" or used_at is not None:
             return self._info("already_confirmed", contact)
         return replace(self._info("valid", contact), nonce=self.tokens.page_nonce(token_id))
@@ -157,6 +158,7 @@ class Confirmations:
             return self._info("confirmed", contact)
 
         info = await self.store.write(record)
+        metrics.confirm_pressed(visit.method, info.notice or info.state, info.form.id if info.form else None)
         if info.notice:
             return replace(info, nonce=self.tokens.page_nonce(token_id))
         self.wake()
@@ -271,5 +273,7 @@ class Confirmations:
             return contact
 
         contact = await self.store.write(record)
+        if not isinstance(contact, str) and contact.status != "unsubscribed":  # it just left
+            metrics.unsubscribed(contact.form_id)
         self.wake()
         return contact

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from email.message import EmailMessage
 from email.utils import parseaddr
 
-from service import jobs
-from service.alerts import alert_email
+from service import jobs, metrics
+from service.alerts import alert_email, import_alert_email
 from service.codes import CodeKeys
 from service.connectors.base import Connector
 from service.connectors.status import HealthBook, describe
 from service.connectors.sync import ListSync
-from service.errors import DeliveryError
+from service.digest import send_digest
+from service.errors import DeliveryError, MailError
 from service.mail import Mailer
 from service.mail.compose import confirmation_email, welcome_email
-from service.outbox import BatchGroup, Outcome
+from service.mail.identity import MailIdentity, identity_for
+from service.outbox import BatchGroup, Deferred, Outcome
+from service.pacing import Pacing, is_deferral, pacing_key
 from service.reminders import Reminders
 from service.render import Renderer
 from service.settings import Settings
@@ -45,8 +49,9 @@ class Delivery:
         self.connectors = connectors
         self.renderer = renderer
         self.tokens = tokens
-        self.health = HealthBook(store, settings.server.owner_email, settings.smtp.sender)
+        self.health = HealthBook(store, settings.server.owner_email, settings.smtp.alerts_from)
         self.lists = ListSync(store, connectors, settings.outbox, self.health, settings.forms)
+        self.pacing = Pacing(store)
         self.reminders = Reminders(settings, store, clock)
         self.keys = CodeKeys(settings.server.secret_key)
 
@@ -70,6 +75,10 @@ class Delivery:
             return await self._alert(job)
         if job.kind == jobs.REMINDER:
             return await self.reminders.decide(job)
+        if job.kind == jobs.DIGEST_EMAIL:
+            return metrics.email_sent(job.kind, await send_digest(self, job))
+        if job.kind == jobs.IMPORT_ALERT_EMAIL:
+            return await self._import_alert(job)
         contact = await self.store.contact(int(job.payload["contact_id"]))
         if contact is None:
             return "the contact no longer exists; nothing to do"
@@ -81,9 +90,30 @@ class Delivery:
             return await self.lists.run_one(job, contact)
         raise DeliveryError(f"unknown job kind {job.kind!r}", permanent=True)
 
+    async def _send(self, message: EmailMessage, recipient: str, sender: str | None = None) -> str:
+        """Send, at the pace the recipient's domain accepts (see service.pacing)."""
+        admission = await self.pacing.admit(recipient)
+        if admission.wait_until is not None:
+            domain = pacing_key(recipient)
+            raise Deferred(admission.wait_until, f"sends to {domain} are slowed after it deferred our mail")
+        try:
+            reply = await self.mailer.send(message, recipient, sender=sender)
+        except MailError as exc:
+            if is_deferral(exc):
+                until = await self.pacing.deferred(recipient, exc.detail)
+                exc.retry_after = max(exc.retry_after or 0.0, until - time.time())
+            raise
+        if admission.paced:
+            await self.pacing.delivered(recipient)
+        return reply
+
     def _form_title(self, contact: ContactRow) -> str:
         form = self.settings.forms.get(contact.form_id)
         return form.title_in(contact.language) if form else contact.form_id
+
+    def _identity(self, contact: ContactRow) -> MailIdentity:
+        form = self.settings.forms.get(contact.form_id)
+        return identity_for(form, contact.form_id, self._form_title(contact), self.settings.smtp.sender)
 
     async def _confirmation(self, job: Job, contact: ContactRow, reminder: bool = False) -> str:
         if contact.status != "pending":
@@ -104,8 +134,9 @@ class Delivery:
             message_id=str(job.payload["message_id"]),
             code=code,
             reminder=reminder,
+            identity=self._identity(contact),
         )
-        reply = await self.mailer.send(message, contact.email)
+        reply = metrics.email_sent(job.kind, await self._send(message, contact.email))
         # The ledger proves which email asked for consent: its Message-ID, when the relay took it.
         kind = "reminder_email_sent" if reminder else "confirmation_email_sent"
         sent = ConsentEvent(kind, time.time(), detail=f"message_id={message['Message-ID']}")
@@ -126,8 +157,9 @@ class Delivery:
             first_name=contact.first_name,
             unsubscribe_url=url,
             message_id=str(job.payload["message_id"]),
+            identity=self._identity(contact),
         )
-        return await self.mailer.send(message, contact.email)
+        return metrics.email_sent(job.kind, await self._send(message, contact.email))
 
     async def _alert(self, job: Job) -> str:
         owner = self.settings.server.owner_email
@@ -136,9 +168,10 @@ class Delivery:
         name = str(job.payload["connector"])
         rows = {h.connector: h for h in await self.store.connector_healths()}
         status = describe(rows.get(name) or ConnectorHealth(name), float(job.payload["at"]))
+        sender = self.settings.smtp.alerts_from
         message = alert_email(
             self.renderer,
-            sender=self.settings.smtp.sender,
+            sender=sender,
             to=owner,
             connector=name,
             reason=str(job.payload["reason"]),
@@ -148,4 +181,25 @@ class Delivery:
             public_url=self.settings.server.public_url,
             message_id=str(job.payload["message_id"]),
         )
-        return await self.mailer.send(message, parseaddr(owner)[1] or owner)
+        return metrics.email_sent(
+            job.kind, await self._send(message, parseaddr(owner)[1] or owner, sender=sender)
+        )
+
+    async def _import_alert(self, job: Job) -> str:
+        owner = self.settings.server.owner_email
+        if not owner:
+            return "not sent: no server.owner_email is configured"
+        sender = self.settings.smtp.alerts_from
+        message = import_alert_email(
+            self.renderer,
+            sender=sender,
+            to=owner,
+            name=str(job.payload["import"]),
+            reason=str(job.payload["reason"]),
+            at=float(job.payload["at"]),
+            public_url=self.settings.server.public_url,
+            message_id=str(job.payload["message_id"]),
+        )
+        return metrics.email_sent(
+            job.kind, await self._send(message, parseaddr(owner)[1] or owner, sender=sender)
+        )

@@ -102,7 +102,24 @@ class DeliveryError(OptinError, ConnectionError):
 
 
 class MailError(DeliveryError):
-    """The SMTP relay refused or could not be reached."""
+    """The SMTP relay refused or could not be reached.
+
+    ``in_transaction``: the relay answered this message's RCPT or DATA (so a 4xx is a deferral
+    of this recipient's mail, which service.pacing slows that domain down for), rather than
+    failing to connect, secure or log in.
+    """
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: int | None = None,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        in_transaction: bool = False,
+    ) -> None:
+        super().__init__(detail, code=code, permanent=permanent, retry_after=retry_after)
+        self.in_transaction = in_transaction
 
 
 class ConnectorError(DeliveryError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,6 @@ from typing import Any
 from service.errors import InputError
 from service.settings import FormSettings, HookSettings
 from service.signup import SignupRequest
-from service.web.body import truthy
 
 SIGNATURE_HEADER = "Optin-Signature"
 
@@ -37,26 +37,37 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
+
+
 def check_signature(hook: HookSettings, header: str | None, body: bytes, now: float) -> str:
-    """Return the signature's digest (the replay key) or raise a 401 saying what is wrong."""
+    """Return the signature's digest (the replay key) or raise a 401 saying what is wrong.
+
+    The header is parsed strictly (ASCII digits, 64 hex digits): a stranger's odd bytes get a
+    401, not an exception. Several ``v1=`` values may be sent (a sender rotating its secret).
+    """
     if not header:
         raise InputError(
             f"the {SIGNATURE_HEADER} header is missing: sign the body with the hook secret", status=401
         )
-    parts = dict(item.strip().split("=", 1) for item in header.split(",") if "=" in item)
-    timestamp, given = parts.get("t", ""), parts.get("v1", "")
-    if not timestamp.isdigit() or not given:
+    pairs = [item.strip().partition("=") for item in header.split(",")]
+    timestamps = [value for key, _, value in pairs if key == "t"]
+    given = [value.lower() for key, _, value in pairs if key == "v1" and _HEX_DIGEST.fullmatch(value)]
+    if len(timestamps) != 1 or not _TIMESTAMP.fullmatch(timestamps[0]) or not given:
         raise InputError(
-            f"the {SIGNATURE_HEADER} header must look like t=<unix time>,v1=<hex HMAC>", status=401
+            f"the {SIGNATURE_HEADER} header must look like t=<unix time>,v1=<64 hex digits of HMAC-SHA256>",
+            status=401,
         )
-    if abs(now - int(timestamp)) > hook.tolerance_seconds:
+    timestamp = int(timestamps[0])
+    if abs(now - timestamp) > hook.tolerance_seconds:
         raise InputError(
             f"the signature's timestamp is more than {hook.tolerance_seconds} s away from our clock:"
             " a stale or replayed request, or the sender's clock is wrong",
             status=401,
         )
-    expected = sign(hook.secret, int(timestamp), body).split(",v1=")[1]
-    if not hmac.compare_digest(expected, given.lower()):
+    expected = sign(hook.secret, timestamp, body).split(",v1=")[1]
+    if not any(hmac.compare_digest(expected.encode(), candidate.encode()) for candidate in given):
         raise InputError("the signature does not match: check the hook secret on both sides", status=401)
     return expected
 
@@ -76,6 +87,25 @@ def parse_submission(data: Mapping[str, Any], hook: HookSettings) -> Submission:
         return Submission(envelope, str(submission_id) if submission_id else None, meta or {})
     flat_id = data.get(hook.submission_id_field)
     return Submission(dict(data), str(flat_id) if flat_id else None)
+
+
+# Texts that mean "not ticked" (any case, spaces around ignored); every other non-empty text is a
+# tick, since plugins send the checkbox's own label ("I agree") as its value.
+NO_WORDS = frozenset({"", "0", "false", "no", "off", "n", "none", "null", "unchecked"})
+
+
+def consent_ticked(value: object) -> bool:
+    """Whether a forwarded consent field says yes: ``true``, a non-zero number, a text that is not
+    a "no" word, or a list (Contact Form 7 checkboxes) holding such a value."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        return value.strip().lower() not in NO_WORDS
+    if isinstance(value, list):
+        return any(consent_ticked(item) for item in value if not isinstance(item, list | dict))
+    return False
 
 
 def _text(value: Any) -> str | None:
@@ -113,10 +143,7 @@ def signup_from(
     email = _text(fields.get(hook.email_field))
     if not email or not email.strip():
         raise InputError(f"the email field {hook.email_field!r} is missing or empty", field=hook.email_field)
-    consent = fields.get(hook.consent_field)
-    if isinstance(consent, list):
-        consent = bool(consent) and any(truthy(v) or (isinstance(v, str) and v.strip()) for v in consent)
-    if not (truthy(consent) or (isinstance(consent, str) and consent.strip() and consent.strip() != "0")):
+    if not consent_ticked(fields.get(hook.consent_field)):
         raise InputError(
             f"the consent field {hook.consent_field!r} is not ticked: nobody was subscribed",
             field=hook.consent_field,

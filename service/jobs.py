@@ -15,7 +15,17 @@ CONNECTOR_UNSUBSCRIBE = "connector_unsubscribe"
 ALERT_EMAIL = "alert_email"
 REMINDER = "reminder"  # decides, when due, whether a pending contact gets its one reminder
 REMINDER_EMAIL = "reminder_email"
-EMAIL_KINDS = (CONFIRMATION_EMAIL, WELCOME_EMAIL, ALERT_EMAIL, REMINDER, REMINDER_EMAIL)
+DIGEST_EMAIL = "digest_email"
+IMPORT_ALERT_EMAIL = "import_alert_email"
+EMAIL_KINDS = (
+    CONFIRMATION_EMAIL,
+    WELCOME_EMAIL,
+    ALERT_EMAIL,
+    REMINDER,
+    REMINDER_EMAIL,
+    DIGEST_EMAIL,
+    IMPORT_ALERT_EMAIL,
+)
 CONNECTOR_KINDS = (CONNECTOR_UPSERT, CONNECTOR_UNSUBSCRIBE)
 ALERT_PERIOD = 3600.0  # seconds: at most one alert per connector per period
 
@@ -55,11 +65,31 @@ def connector_upsert(contact_id: int, connector: str, token_id: str) -> NewJob:
     )
 
 
+def import_upsert(
+    contact_id: int, connector: str, policy: str, run: str, day_of_cycle: int | None = None
+) -> NewJob:
+    """A contact an import brought in, for the list: the import's policy travels with the job (it
+    may differ from the connector's own), and so does a GetResponse autoresponder day."""
+    payload: dict[str, object] = {"contact_id": contact_id, "connector": connector, "policy": policy}
+    if day_of_cycle is not None:
+        payload["day_of_cycle"] = day_of_cycle
+    return NewJob(CONNECTOR_UPSERT, f"import:{connector}:{run}:{contact_id}", payload)
+
+
 def connector_unsubscribe(contact_id: int, connector: str, at: float) -> NewJob:
     return NewJob(
         CONNECTOR_UNSUBSCRIBE,
         f"unsubscribe:{connector}:{contact_id}:{int(at * 1000)}",
         {"contact_id": contact_id, "connector": connector},
+    )
+
+
+def import_alert_email(name: str, at: float, reason: str, message_id: str) -> NewJob:
+    """An email to the site owner about a recurring import whose source fails; one per import per hour."""
+    return NewJob(
+        IMPORT_ALERT_EMAIL,
+        f"import-alert:{name}:{int(at // ALERT_PERIOD)}",
+        {"import": name, "at": at, "reason": reason, "message_id": message_id},
     )
 
 
@@ -70,3 +100,9 @@ def alert_email(connector: str, at: float, reason: str, detail: str, message_id:
         f"alert:{connector}:{int(at // ALERT_PERIOD)}",
         {"connector": connector, "at": at, "reason": reason, "detail": detail, "message_id": message_id},
     )
+
+
+def digest_email(day: str, message_id: str) -> NewJob:
+    """The owner's daily digest of ``day`` (YYYY-MM-DD, UTC): one key per day, so replicas that
+    each schedule it queue it once."""
+    return NewJob(DIGEST_EMAIL, f"digest:{day}", {"day": day, "message_id": message_id})

@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 
 from service.limits import network_of
 from service.store import ConsentEvent
+from service.store.records import link_actor
+
+__all__ = ["iso", "latest", "link_actor", "moment"]
 
 
 def recorded_ip(ip: str | None, truncate: bool) -> str | None:

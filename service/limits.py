@@ -50,16 +50,6 @@ def budget_key(secret: str, email: str) -> str:
     return address_hash(secret, mailbox_key(email))
 
 
-def _over(tx: Transaction, key: str, limit: int, window: float, now: float) -> int | None:
-    """Seconds until ``key`` may be used again, or None when it is under ``limit``."""
-    if limit <= 0:
-        return None
-    count, oldest = tx.count_hits(key, now - window)
-    if count < limit:
-        return None
-    return max(1, math.ceil((oldest or now) + window - now))
-
-
 BUCKET = 60  # seconds: request limits count per minute, so an hour is at most 60 rows
 
 
@@ -102,11 +92,13 @@ def check_request(tx: Transaction, limits: LimitSettings, form_id: str, ip: str 
 def allow_confirmation_email(tx: Transaction, limits: LimitSettings, recipient_hash: str, now: float) -> bool:
     """Whether the address's email budget allows one more confirmation; if so, spend it."""
     key = f"mail:{recipient_hash}"
-    tx.lock(key)  # two replicas taking the last email of a budget at once would send two
-    if _over(tx, key, limits.emails_per_address_day, DAY, now) is not None:
-        return False
-    if _over(tx, key, limits.emails_per_address_month, MONTH, now) is not None:
-        return False
+    windows = [(limit, span) for limit, span in ((limits.emails_per_address_day, DAY),
+               (limits.emails_per_address_month, MONTH)) if limit > 0]  # fmt: skip
+    if windows:
+        tx.lock(key)  # two replicas taking the last email of a budget at once would send two
+        counts = tx.hit_windows(key, tuple(now - span for _, span in windows))
+        if any(count >= limit for (limit, _), (count, _) in zip(windows, counts, strict=True)):
+            return False
     tx.add_hit(key, now)
     return True
 

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
+from service import metrics
 from service.errors import DeliveryError
 from service.settings import OutboxSettings
 from service.store import Job, Store
@@ -256,8 +257,10 @@ class OutboxWorker:
         if gives_up(job, permanent, self.settings):
             why = "permanent failure" if permanent else f"gave up after {job.attempts} attempts"
             await self.store.kill_job(job.id, f"{why}: {detail}", now)
+            metrics.job_failed(job.kind, dead=True)
             log.warning("job %s (%s) is dead: %s", job.id, job.kind, detail)
             return
         delay = backoff(job.attempts, self.settings, retry_after)
         await self.store.reschedule_job(job.id, now + delay, detail, now)
+        metrics.job_failed(job.kind, dead=False)
         log.info("job %s (%s) will retry in %.0fs: %s", job.id, job.kind, delay, detail)

@@ -12,7 +12,8 @@ from typing import Any
 
 from service.ledger import iso
 from service.limits import address_hash
-from service.store import Store
+from service.mailbox import mailbox_key
+from service.store import Store, Transaction
 from service.verification.syntax import normalize
 
 
@@ -72,7 +73,18 @@ async def export_contact(store: Store, secret: str, email: str) -> dict[str, Any
 
 
 async def erase_contact(store: Store, secret: str, email: str) -> int:
-    """Erase every contact with this address (all forms); returns how many there were."""
+    """Erase every contact with this address (all forms); returns how many there were.
+
+    The keyed hash of its mailbox is kept too (``Ann.Lee+x@gmail.com`` → ``annlee@gmail.com``), so
+    an import of another spelling of the same inbox cannot add the person back."""
     address = canonical(email)
     now = time.time()
-    return await store.write(lambda tx: tx.erase(address, address_hash(secret, address), now))
+
+    def erase(tx: Transaction) -> int:
+        count = tx.erase(address, address_hash(secret, address), now)
+        inbox = mailbox_key(address)
+        if inbox != address.lower():
+            tx.mark_erased(address_hash(secret, inbox), now)
+        return count
+
+    return await store.write(erase)

@@ -1,4 +1,9 @@
-"""Retention: never-confirmed contacts and their personal data are purged after N days."""
+"""Housekeeping: never-confirmed contacts are purged after ``server.retention_days``, finished jobs
+after ``outbox.keep_done_days``, expired counters and single-use keys once they are useless.
+
+Everything goes a few dozen rows at a time, each round its own short write, so signups that
+arrive meanwhile wait for one round at most, never for the whole purge, however large.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from service.limits import KEEP_SECONDS
 from service.settings import Settings
@@ -13,20 +19,29 @@ from service.store import Store, Transaction
 
 log = logging.getLogger("optin.retention")
 DAY = 86_400.0
+ROUND = 100  # rows per round: a round takes a few milliseconds even on a large database
+
+
+async def _in_rounds(store: Store, step: Callable[[Transaction], int]) -> int:
+    total = 0
+    while True:
+        done = await store.write(step)
+        total += done
+        if done == 0:
+            return total
+        await asyncio.sleep(0)  # let waiting requests in between rounds
 
 
 async def purge(store: Store, settings: Settings, now: float) -> int:
-    """Delete pending contacts older than the retention period, and expired counters."""
+    """Delete what retention allows; returns how many never-confirmed contacts went."""
     cutoff = now - settings.server.retention_days * DAY
-
-    def run(tx: Transaction) -> int:
-        tx.purge_counters(now, KEEP_SECONDS)
-        return tx.purge_unconfirmed(cutoff)
-
-    count = await store.write(run)
-    if count:
-        log.info("retention: purged %d never-confirmed contact(s)", count)
-    return count
+    jobs_cutoff = now - settings.outbox.keep_done_days * DAY
+    contacts = await _in_rounds(store, lambda tx: tx.purge_unconfirmed(cutoff, ROUND))
+    jobs = await _in_rounds(store, lambda tx: tx.purge_finished_jobs(jobs_cutoff, ROUND))
+    await _in_rounds(store, lambda tx: tx.purge_counters(now, KEEP_SECONDS, ROUND))
+    if contacts or jobs:
+        log.info("retention: purged %d never-confirmed contact(s) and %d finished job(s)", contacts, jobs)
+    return contacts
 
 
 async def purge_every(store: Store, settings: Settings, interval: float = 3600.0) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from service.errors import ConfigError
+from service.settings_admin import admin_section
 from service.settings_checks import address_problem, port_problem
 from service.settings_env import layer
 from service.settings_forms import form_section
@@ -27,11 +28,14 @@ from service.settings_types import (
     REPO_ROOT,
     SMTP_PORTS,
     AdminKey,
+    AdminSettings,
     DevSettings,
+    DkimSettings,
     Environment,
     FormSettings,
     HookSettings,
     LimitSettings,
+    LintSettings,
     OutboxSettings,
     ServerSettings,
     Settings,
@@ -45,11 +49,14 @@ __all__ = [
     "REPO_ROOT",
     "SMTP_PORTS",
     "AdminKey",
+    "AdminSettings",
     "DevSettings",
+    "DkimSettings",
     "Environment",
     "FormSettings",
     "HookSettings",
     "LimitSettings",
+    "LintSettings",
     "OutboxSettings",
     "ServerSettings",
     "Settings",
@@ -57,34 +64,6 @@ __all__ = [
     "build_settings",
     "load_settings",
 ]
-
-
-def _admin_keys(table: dict[str, Any], r: Reader) -> tuple[AdminKey, ...]:
-    """``[admin.keys.NAME] sha256 = "…", scopes = [...]``: only hashes of keys are configured."""
-    keys = []
-    entries = table.pop("keys", {})
-    r.leftovers(table, "admin")
-    if not isinstance(entries, dict):
-        r.problems.append("[admin.keys] must be a table of named keys")
-        return ()
-    for name, entry in entries.items():
-        s = f"admin.keys.{name}"
-        if not isinstance(entry, dict):
-            r.problems.append(f"[{s}] must be a table with sha256 and scopes")
-            continue
-        entry = dict(entry)
-        digest = str(r.take(entry, s, "sha256", str, "")).lower()
-        scopes = r.take(entry, s, "scopes", list, [])
-        r.leftovers(entry, s)
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            r.problems.append(
-                f"{s}.sha256 must be the key's SHA-256 in hex (`optin admin-key NAME` prints it)"
-            )
-        unknown = set(map(str, scopes)) - ADMIN_SCOPES
-        if unknown or not scopes:
-            r.problems.append(f"{s}.scopes must list some of {', '.join(sorted(ADMIN_SCOPES))}")
-        keys.append(AdminKey(name, digest, frozenset(map(str, scopes))))
-    return tuple(keys)
 
 
 SECTIONS = (
@@ -98,10 +77,21 @@ SECTIONS = (
     "forms",
     "dns",
     "verification",
+    "lint",
+    "imports",
 )
 KEYS_ENDING_IN_FILE = frozenset(
     name
-    for cls in (ServerSettings, SmtpSettings, OutboxSettings, LimitSettings, DevSettings, HookSettings)
+    for cls in (
+        ServerSettings,
+        SmtpSettings,
+        DkimSettings,
+        OutboxSettings,
+        LimitSettings,
+        DevSettings,
+        HookSettings,
+        LintSettings,
+    )
     for name in cls.__dataclass_fields__
     if name.endswith("_file")
 )
@@ -146,6 +136,20 @@ def _forms(
     return forms
 
 
+def _imports(
+    data: dict[str, Any], forms: Mapping[str, Any], connectors: Mapping[str, Any], r: Reader
+) -> dict[str, Any]:
+    from service.imports.settings import import_section
+
+    found = {}
+    for name, table in table_of(data, "imports", r).items():
+        if not isinstance(table, dict):
+            r.problems.append(f"[imports.{name}] must be a table")
+            continue
+        found[name] = import_section(name, dict(table), forms, connectors, r)
+    return found
+
+
 def _verifier(data: dict[str, Any], r: Reader) -> VerifierConfig:
     try:
         config = VerifierConfig.from_mapping(
@@ -158,6 +162,20 @@ def _verifier(data: dict[str, Any], r: Reader) -> VerifierConfig:
     if config.probe_mail_from and (problem := address_problem(config.probe_mail_from)):
         r.problems.append(f"verification.probe_mail_from {problem}")
     return config
+
+
+def _lint(table: dict[str, Any], r: Reader) -> LintSettings:
+    from service.mail.lint_words import WordLists
+
+    lint: LintSettings = dataclass_section(LintSettings, table, "lint", r)
+    if lint.subject_max_length < 20:
+        r.problems.append(f"lint.subject_max_length must be at least 20, not {lint.subject_max_length}")
+    if lint.risky_words_file:
+        try:
+            WordLists.read(Path(lint.risky_words_file))
+        except ConfigError as exc:
+            r.problems.extend(f"lint.risky_words_file {p}" for p in exc.problems)
+    return lint
 
 
 def _unknown_sections(data: Mapping[str, Any], r: Reader) -> None:
@@ -183,10 +201,12 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
     check_numbers("outbox", outbox, reader)
     limits = dataclass_section(LimitSettings, table_of(data, "limits", reader), "limits", reader)
     check_numbers("limits", limits, reader)
-    admin_keys = _admin_keys(table_of(data, "admin", reader), reader)
+    lint = _lint(table_of(data, "lint", reader), reader)
+    admin_keys, admin = admin_section(table_of(data, "admin", reader), env, server.owner_email, reader)
     connectors = _connectors(data, reader)
     demo_form = not data.get("forms")
     forms = _forms(data, server, connectors, reader)
+    imports = _imports(data, forms, connectors, reader)
     verifier = _verifier(data, reader)
     _unknown_sections(data, reader)
     if reader.problems:
@@ -199,10 +219,13 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
         outbox=outbox,
         limits=limits,
         admin_keys=admin_keys,
+        admin=admin,
         dev=dev,
+        lint=lint,
         verifier=verifier,
         source=source if source != NO_FILE or not layered.from_environment else "the environment",
         demo_form=demo_form,
+        imports=imports,
         origins={k: v for k, v in reader.used.items() if v != DEFAULT},
     )
 

@@ -96,8 +96,17 @@ def url_problem(url: str, *, production: bool) -> str | None:
 
 
 def proxy_problem(value: str) -> str | None:
+    """A proxy is an address ("10.0.0.7") or a network ("10.244.0.0/16": Kubernetes ingress pods
+    change address); a name is refused, and so is a network wider than /8 (IPv6: /32), which
+    would let most of the internet choose its own address."""
     try:
-        ipaddress.ip_address(value)
+        network = ipaddress.ip_network(value, strict=True)
     except ValueError:
-        return f"{value!r} is not an IP address (list each proxy's own address, not a name or a network)"
+        return (
+            f"{value!r} is not an IP address or network (list each proxy's address, e.g. 10.0.0.7,"
+            " or its network, e.g. 10.244.0.0/16; not a name)"
+        )
+    widest = 8 if network.version == 4 else 32
+    if network.prefixlen < widest:
+        return f"{value!r} is wider than /{widest}: that would believe X-Forwarded-For from almost anyone"
     return None

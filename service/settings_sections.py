@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import fields
 from pathlib import Path
@@ -16,7 +17,14 @@ from service.settings_checks import (
     url_problem,
 )
 from service.settings_reader import EnvText, Reader, typed
-from service.settings_types import REPO_ROOT, SMTP_PORTS, DevSettings, ServerSettings, SmtpSettings
+from service.settings_types import (
+    REPO_ROOT,
+    SMTP_PORTS,
+    DevSettings,
+    DkimSettings,
+    ServerSettings,
+    SmtpSettings,
+)
 
 # Numbers that must be above zero (or at least zero) for the service to work at all.
 POSITIVE = {
@@ -110,6 +118,10 @@ def server_section(table: dict[str, Any], r: Reader) -> ServerSettings:
     owner_email = r.take(table, s, "owner_email", str, "")
     if owner_email and (problem := address_problem(owner_email)):
         r.problems.append(f"server.owner_email {problem}")
+    log_format = r.take(table, s, "log_format", str, "text")
+    if log_format not in ("text", "json"):
+        r.problems.append(f'server.log_format must be "text" or "json", not {log_format!r}')
+        log_format = "text"
     proxies = tuple(str(p) for p in r.take(table, s, "trusted_proxies", list, []))
     r.problems.extend(f"server.trusted_proxies: {p}" for p in map(proxy_problem, proxies) if p)
     settings = ServerSettings(
@@ -129,6 +141,7 @@ def server_section(table: dict[str, Any], r: Reader) -> ServerSettings:
         truncate_ips=r.take(table, s, "truncate_ips", bool, False),
         retention_days=r.take(table, s, "retention_days", float, 30.0),
         templates_dir=_templates(table, r),
+        log_format=log_format,
     )
     check_numbers(s, settings, r)
     r.leftovers(table, s)
@@ -148,6 +161,85 @@ def _smtp_port(table: dict[str, Any], r: Reader) -> int | Literal["auto"]:
     return "auto"
 
 
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?")
+
+
+def _dns_name_problem(name: str) -> str | None:
+    labels = name.rstrip(".").split(".")
+    if not name or len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        return f"must be a DNS name (letters, digits, hyphens, dots), not {name!r}"
+    return None
+
+
+def _read_key_file(path: str, r: Reader) -> str:
+    where = "smtp.dkim.private_key_file"
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        r.problems.append(f"{where} {path!r} does not exist")
+    except IsADirectoryError:
+        r.problems.append(f"{where} {path!r} is a directory, not a key file")
+    except PermissionError:
+        r.problems.append(f"{where} {path!r} cannot be read by this user (check its owner and mode)")
+    except UnicodeDecodeError:
+        r.problems.append(f"{where} {path!r} is not a PEM text file (a DER key? convert it to PEM)")
+    except OSError as exc:
+        r.problems.append(f"{where} {path!r} cannot be read: {exc.strerror or exc}")
+    return ""
+
+
+def dkim_section(table: dict[str, Any], sender: str, r: Reader) -> DkimSettings | None:
+    """``[smtp.dkim]``: the key is read and checked here, so check-config catches a bad one."""
+    from service.mail.dkim import domain_of, load_key
+
+    r.note("smtp", "dkim")
+    s = "smtp.dkim"
+    raw = table.pop("dkim", {})
+    if isinstance(raw, EnvText):
+        raw = typed(raw, dict)
+    if not isinstance(raw, dict):
+        r.problems.append(f"[smtp.dkim] must be a table with domain, selector and private_key{r._from(s)}")
+        return None
+    if not raw:
+        return None
+    raw = dict(raw)
+    domain = r.take(raw, s, "domain", str, "") or domain_of(sender)
+    selector = r.take(raw, s, "selector", str, "")
+    key_text = r.take(raw, s, "private_key", str, "")
+    key_file = r.take(raw, s, "private_key_file", str, "")
+    r.leftovers(raw, s)
+    if problem := _dns_name_problem(domain):
+        r.problems.append(f"smtp.dkim.domain {problem}")
+    if not selector:
+        r.problems.append(
+            'smtp.dkim.selector is required (e.g. selector = "s1"; `optin dkim-keygen` makes one)'
+        )
+    elif problem := _dns_name_problem(selector):
+        r.problems.append(f"smtp.dkim.selector {problem}")
+    if key_text and key_file:
+        r.problems.append("smtp.dkim: set private_key or private_key_file, not both")
+        return None
+    if not key_text and not key_file:
+        r.problems.append(
+            'smtp.dkim needs the private key: private_key = "env:OPTIN_DKIM_KEY" or private_key_file = "/path"'
+        )
+        return None
+    where = "smtp.dkim.private_key"
+    if key_file:
+        key_text = _read_key_file(key_file, r)
+        where = f"smtp.dkim.private_key_file {key_file!r}"
+        if not key_text:
+            return None
+    try:
+        load_key(key_text)
+    except ValueError as exc:
+        r.problems.append(f"{where} {exc}")
+        return None
+    return DkimSettings(
+        domain=domain.rstrip(".").lower(), selector=selector, private_key=key_text, private_key_file=key_file
+    )
+
+
 def smtp_section(table: dict[str, Any], server: ServerSettings, dev: DevSettings, r: Reader) -> SmtpSettings:
     s = "smtp"
     host = r.take(table, s, "host", str, "")
@@ -157,16 +249,27 @@ def smtp_section(table: dict[str, Any], server: ServerSettings, dev: DevSettings
         r.problems.append(f"smtp.security must be auto, starttls, tls or none, not {security!r}")
         security = "auto"
     sender = r.take(table, s, "sender", str, "")
+    alerts_sender = r.take(table, s, "alerts_sender", str, "")
+    if alerts_sender and (problem := address_problem(alerts_sender, display_name=True)):
+        r.problems.append(f"smtp.alerts_sender {problem}")
     if not host:
         if server.environment == "production":
             r.problems.append(
                 "smtp.host is required in production: optin needs a relay to send confirmations"
             )
         sender = sender or "optin (development) <optin@localhost>"
+        dkim = dkim_section(table, sender, r)
         for key in ("username", "password", "tls_ca_file", "timeout", "helo_name"):
             table.pop(key, None)  # kept for when a relay is configured; unused until then
         r.leftovers(table, s)
-        return SmtpSettings(host="", port=dev.mail_catcher_port, sender=sender, security="none")
+        return SmtpSettings(
+            host="",
+            port=dev.mail_catcher_port,
+            sender=sender,
+            security="none",
+            alerts_sender=alerts_sender,
+            dkim=dkim,
+        )
     if port not in (*SMTP_PORTS, "auto") and security == "auto":
         r.problems.append(f"smtp.port {port} is not 587, 465 or 2525: also set smtp.security")
     if security == "none" and not is_loopback(host):
@@ -186,6 +289,8 @@ def smtp_section(table: dict[str, Any], server: ServerSettings, dev: DevSettings
         security=security,
         timeout=r.take(table, s, "timeout", float, 30.0),
         helo_name=r.take(table, s, "helo_name", str, ""),
+        alerts_sender=alerts_sender,
+        dkim=dkim_section(table, sender, r),
     )
     check_numbers(s, smtp, r)
     r.leftovers(table, s)

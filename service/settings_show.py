@@ -20,7 +20,7 @@ from service.settings_types import Settings
 from service.verification.config import DNS_KEYS, VERIFICATION_KEYS
 
 MASK = "********"
-_SECRET_KEY = re.compile(r"(^|_)(password|secret|token|api_key|secret_key)$")
+_SECRET_KEY = re.compile(r"(^|_)(password|password_hash|secret|token|api_key|secret_key|private_key)$")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -79,13 +79,17 @@ def _fields(obj: Any, skip: tuple[str, ...] = ()) -> list[tuple[str, Any]]:
 
 def _sections(settings: Settings) -> Iterator[Section]:
     yield "server", _fields(settings.server)
-    yield "smtp", _fields(settings.smtp)
+    yield "smtp", _fields(settings.smtp, ("dkim",))
+    if settings.smtp.dkim is not None:
+        yield "smtp.dkim", _fields(settings.smtp.dkim)
     yield "outbox", _fields(settings.outbox)
     yield "limits", _fields(settings.limits)
     yield "dev", _fields(settings.dev)
+    yield "lint", _fields(settings.lint)
     verifier = settings.verifier
     yield "dns", [(key, getattr(verifier, name)) for key, (name, _) in DNS_KEYS.items()]
     yield "verification", [(key, getattr(verifier, name)) for key, (name, _) in VERIFICATION_KEYS.items()]
+    yield "admin", _fields(settings.admin, skip=("metrics_multiproc_dir",))
     for key in settings.admin_keys:
         yield f"admin.keys.{toml_key(key.name)}", [("sha256", key.sha256), ("scopes", sorted(key.scopes))]
     for form in settings.forms.values():

@@ -7,13 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from service.antibot.policy import AntiBotPolicy
 from service.form_fields import FieldSpec, ListSpec
 from service.verification import Policy
 from service.verification.config import VerifierConfig
+
+if TYPE_CHECKING:
+    from service.imports.settings import ImportSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("en", "fr", "es", "de")
@@ -40,6 +43,7 @@ class ServerSettings:
     truncate_ips: bool = False
     retention_days: float = 30.0
     templates_dir: Path = REPO_ROOT / "templates"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, with a request id
 
     @property
     def development(self) -> bool:
@@ -49,6 +53,20 @@ class ServerSettings:
     def origin(self) -> str:
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass(frozen=True)
+class DkimSettings:
+    """``[smtp.dkim]``: every message optin sends is signed with this key (see service.mail.dkim).
+
+    ``private_key`` is the PEM text itself (from ``env:…``, the environment or a secret file);
+    ``private_key_file`` names the file it was read from, when it was.
+    """
+
+    domain: str
+    selector: str
+    private_key: str = field(repr=False)
+    private_key_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,12 @@ class SmtpSettings:
     security: Literal["auto", "starttls", "tls", "none"] = "auto"
     timeout: float = 30.0
     helo_name: str = ""
+    alerts_sender: str = ""  # From of the owner's alerts; subscription mail comes from ``sender``
+    dkim: DkimSettings | None = None
+
+    @property
+    def alerts_from(self) -> str:
+        return self.alerts_sender or self.sender
 
 
 @dataclass(frozen=True)
@@ -161,6 +185,7 @@ class OutboxSettings:
     max_delay: float = 3600.0
     lease_seconds: float = 60.0
     poll_interval: float = 1.0
+    keep_done_days: float = 30.0  # finished (done, dropped) jobs are deleted after this; dead ones stay
 
 
 @dataclass(frozen=True)
@@ -179,13 +204,37 @@ class LimitSettings:
 
 
 @dataclass(frozen=True)
+class LintSettings:
+    """``[lint]``: the template lint's settings (service.mail.lint); the owner may add a word file."""
+
+    risky_words_file: str = ""  # a TOML file of extra words, in the shipped list's format
+    subject_max_length: int = 70
+
+
+@dataclass(frozen=True)
 class AdminKey:
     name: str
     sha256: str
     scopes: frozenset[str]
 
 
-ADMIN_SCOPES = frozenset({"read", "export", "erase", "admin"})
+ADMIN_SCOPES = frozenset({"read", "export", "erase", "metrics", "admin"})
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    """The web admin, ``/metrics`` and the daily digest (``[admin]``; keys are in Settings.admin_keys).
+
+    The web admin is on when a key or ``password_hash`` is configured; a password signs in with
+    every scope. ``metrics_listen`` serves ``/metrics`` without a key on a separate address.
+    """
+
+    password_hash: str = ""  # argon2id, as `optin admin-password` prints it
+    session_hours: float = 8.0
+    metrics_listen: str = ""  # "HOST:PORT"; empty: /metrics only on the main port, behind a key
+    metrics_multiproc_dir: str = ""  # $PROMETHEUS_MULTIPROC_DIR, read by prometheus-client itself
+    daily_digest: bool = False  # email server.owner_email yesterday's figures, once a day
+    digest_hour: int = 7  # UTC hour from which yesterday's digest is sent
 
 
 @dataclass(frozen=True)
@@ -202,11 +251,15 @@ class Settings:
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     admin_keys: tuple[AdminKey, ...] = ()
+    admin: AdminSettings = field(default_factory=AdminSettings)
     dev: DevSettings = field(default_factory=DevSettings)
+    lint: LintSettings = field(default_factory=LintSettings)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     source: str = "built-in development defaults"
     demo_form: bool = False  # no [forms] were configured: the demo form stands in
     origins: Mapping[str, str] = field(default_factory=dict)  # "smtp.password" -> where it was set
+    imports: Mapping[str, ImportSettings] = field(default_factory=dict)  # [imports.NAME]
+    import_tick_seconds: float = 30.0  # how often the worker looks for an import that is due
 
     @property
     def uses_dev_mail_catcher(self) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from service import jobs
+from service import jobs, metrics
 from service.codes import CodeKeys, Handles, new_code
 from service.errors import InputError
 from service.form_fields import Extras, read_extras
@@ -127,6 +127,7 @@ class SignupService:
         if len(email) > 320:
             raise InputError("that email address is too long", field="email")
         verdict = await self.verifier.verify(email, form.policy)
+        metrics.verdict(verdict.decision, "signup")
         if verdict.decision == "reject" or verdict.normalized is None:
             message = verdict.message or "this email address cannot receive mail"
             if verdict.suggestion:  # a likely typo: the question alone says it
@@ -134,6 +135,7 @@ class SignupService:
             raise InputError(message, field="email")
         return verdict
 
+    @metrics.counts_signups
     async def subscribe(self, request: SignupRequest) -> Accepted:
         """Record the signup, or raise an InputError saying what to fix (field by field)."""
         form = self.form(request.form_id)

@@ -7,16 +7,22 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
+import pytest
+
+from service.errors import ConfigError
 from service.limits import MinuteCounter
 from service.settings import LimitSettings, Settings
 from tests.support.app_server import (
     answer_shape,
+    base_config,
     client,
     confirm,
     link_in,
+    make_settings,
     relay_settings,
     serve,
     sign_up,
+    stored,
     wait_for,
 )
 from tests.support.relay import Relay
@@ -249,3 +255,40 @@ def test_minute_counter_slides_across_the_minute_boundary() -> None:
     # 2:30 into minute 3: half of minute 2 still counts (5), so 5 more fit, not 10.
     assert [counter.hit("ip", 210.0) for _ in range(6)] == [None] * 5 + [30]
     assert counter.hit("other", 210.0) is None
+
+
+async def test_a_trusted_proxy_network_names_the_client_and_nothing_wider_is_accepted(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    """Kubernetes ingress pods change address: their network may be trusted, as a network."""
+    configure = relay_settings(db_url, nameserver, starttls_relay, ca_file)
+
+    def behind_pod_network(url: str) -> Settings:
+        settings = configure(url)
+        server = replace(settings.server, trusted_proxies=("127.0.0.0/8",))
+        return replace(settings, server=server, limits=LimitSettings())  # the real defaults
+
+    async with serve(behind_pod_network) as (url, _), client(url) as http:
+        answers = [
+            await http.post(
+                POST,
+                json={"email": f"k{i}@example.org", "consent": True},
+                # a visitor's forged hop, then the visitor as the ingress saw them, then the ingress pod
+                headers={"X-Forwarded-For": f"203.0.113.{i}, 198.51.100.9, 127.0.0.7"},
+            )
+            for i in range(21)
+        ]
+    # The client is 198.51.100.9 every time, whatever it claimed: its limit of 20 an hour holds.
+    assert [a.status_code for a in answers] == [202] * 20 + [429]
+    ledger = await stored(db_url)
+    assert {events[0].ip for _, events in ledger} == {"198.51.100.9"}
+
+    for bad in ("0.0.0.0/0", "10.0.0.0/7", "::/16", "ingress.example.com", "10.244.0.1/16"):
+        with pytest.raises(ConfigError, match="trusted_proxies"):
+            make_settings(
+                base_config(db_url, "http://127.0.0.1:1", nameserver, server={"trusted_proxies": [bad]})
+            )
+    good = make_settings(
+        base_config(db_url, "http://127.0.0.1:1", nameserver, server={"trusted_proxies": ["10.244.0.0/16"]})
+    )
+    assert good.server.trusted_proxies == ("10.244.0.0/16",)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from service.errors import ConfigError
+from service.mail.dkim import generate
 from service.settings import build_settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,8 +93,10 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
 def test_the_documented_example_is_valid(tmp_path: Path) -> None:
     names = ("OPTIN_SECRET_KEY", "SMTP_USER", "SMTP_PASSWORD", "WEBHOOK_SECRET", "CONTACT_HOOK_SECRET")
     env = {name: "x" * 24 for name in names}
+    env["OPTIN_DKIM_KEY"] = generate("ed25519")[0]
     settings = load_settings(str(REPO / "deploy" / "example.toml"), env)
     assert settings.server.environment == "production"
+    assert settings.smtp.dkim is not None and settings.smtp.dkim.selector == "s1"
     assert settings.forms["newsletter"].connector == "main-list"
     assert settings.forms["newsletter"].consent_text.startswith("J'accepte")  # the form's language
     assert settings.forms["newsletter"].consent_in("en").startswith("I agree")

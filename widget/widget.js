@@ -118,11 +118,12 @@
       });
       return pending;
     }
-    function challenge() {
+    // fresh: the last submit spent the fill-time token (each works once); take the new one.
+    function challenge(fresh) {
       ready = json(path + "/challenge")["then"](function (r) {
         if (!r.ok) return;
         ab = r.body; abAt = Date.now(); sol = null;
-        if (!fill || Date.now() - fillAt > (ab.expires_in - 90) * 1000) { fill = ab.fill_token; fillAt = abAt; }
+        if (fresh || !fill || Date.now() - fillAt > (ab.expires_in - 90) * 1000) { fill = ab.fill_token; fillAt = abAt; }
       })["catch"](function () {});
       sol = null;
       return ready;
@@ -178,8 +179,8 @@
             keepalive: true
           });
         }).then(function (r) {
+          challenge(true).then(solve); // the proofs are spent: prepare the next ones
           if (r.ok) { status(t.success, "ok"); return done && done(r.body); }
-          challenge().then(solve); // the proof may be spent: prepare the next one
           var f = r.body.field, text = lg === "en" && r.body.error;
           status("");
           if (f === "email") { checked = null; msg(p.msg, p.email, text || t.email_invalid, "err"); return p.email.focus(); }

@@ -8,16 +8,19 @@ import datetime
 import hashlib
 import hmac
 import json
+import secrets
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from urllib.parse import parse_qs
 
 from altcha.v1 import SHA256, ChallengeOptions, create_challenge, verify_solution
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from service.antibot.policy import AntiBotPolicy
+from service.antibot.pressure import note_refusal
 from service.errors import InputError
+from service.store import Transaction
 
 if TYPE_CHECKING:
     from altcha.v1 import PayloadType
@@ -36,10 +39,14 @@ RELOAD = "this form could not be checked: reload the page and send it again"
 TOO_FAST = "that was too fast: wait a few seconds and send the form again"
 EXPIRED = "this form has been open too long: reload the page and send it again"
 REUSED = "this anti-robot proof was already used: send the form again"
+REUSED_FILL = "this form was already sent once: reload the page and send it again"
+T = TypeVar("T")
 
 
-class ClaimStore(Protocol):
-    async def claim_once(self, key: str, ttl: float) -> bool: ...
+class GuardStore(Protocol):
+    """What the guard needs of the store: claims (single use) and counters (refusals)."""
+
+    async def write(self, operation: Callable[[Transaction], T]) -> T: ...
 
 
 def policy_of(form: FormSettings, overrides: Mapping[str, AntiBotPolicy] | None = None) -> AntiBotPolicy:
@@ -66,8 +73,14 @@ class Challenges:
     def from_settings(cls, settings: Settings) -> Challenges:
         return cls(settings.server.secret_key)
 
-    def issue(self, form_id: str, policy: AntiBotPolicy, now: float | None = None) -> dict[str, Any]:
-        """What the widget needs: a fresh ALTCHA challenge and a signed fill-time token."""
+    def issue(
+        self, form_id: str, policy: AntiBotPolicy, now: float | None = None, max_number: int | None = None
+    ) -> dict[str, Any]:
+        """What the widget needs: a fresh ALTCHA challenge and a signed fill-time token.
+
+        ``max_number`` overrides the policy's range (adaptive difficulty); each token carries a
+        random nonce, so two drawn in the same millisecond are still two single-use tokens.
+        """
         now = time.time() if now is None else now
         body: dict[str, Any] = {
             "honeypot": HONEYPOT_FIELD if policy.honeypot else None,
@@ -79,12 +92,14 @@ class Challenges:
             "expires_in": int(policy.max_age_seconds),
         }
         if policy.fill_time:
-            body["fill_token"] = self._fill.dumps({"f": form_id, "t": int(now * 1000)})
+            body["fill_token"] = self._fill.dumps(
+                {"f": form_id, "t": int(now * 1000), "n": secrets.token_urlsafe(9)}
+            )
         if policy.altcha:
             expires = datetime.datetime.fromtimestamp(now + policy.max_age_seconds, tz=datetime.UTC)
             options = ChallengeOptions(
                 algorithm=ALGORITHM,
-                max_number=policy.altcha_max_number,
+                max_number=max_number or policy.altcha_max_number,
                 hmac_key=self.altcha_key,
                 expires=expires,
                 params={"form": form_id},
@@ -153,17 +168,31 @@ def _decode_payload(raw: object) -> PayloadType:
     return cast("PayloadType", data)
 
 
+def honeypot_empty(value: object) -> bool:
+    """Only absent, ``null`` or ``""`` is empty: a person never types into the hidden field, while
+    a bot filling every field may send ``false``, ``0`` or a space."""
+    return value is None or value == ""
+
+
+def fill_key(token: str) -> str:
+    """The single-use key of a fill-time token."""
+    return "fill:" + hashlib.sha256(token.encode()).hexdigest()
+
+
 class AntiBotGuard:
     """Refuses a signup that fails any defence its form's policy turns on.
 
-    Order: honeypot, fill time, then the ALTCHA proof, which is spent (claimed in the shared
-    store) only when everything before it passed.
+    Order: honeypot, fill time, then the ALTCHA proof. The proof and the fill-time token are
+    spent together (claimed in the shared store) only when everything before passed: each
+    works for one signup. Every refusal but an expired form counts against the client's address
+    and network (:mod:`service.antibot.pressure`), which raises the difficulty of its next
+    challenges.
     """
 
     def __init__(
         self,
         challenges: Challenges,
-        store: ClaimStore,
+        store: GuardStore,
         policies: Mapping[str, AntiBotPolicy] | None = None,
     ) -> None:
         self.challenges = challenges
@@ -172,7 +201,7 @@ class AntiBotGuard:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, store: ClaimStore, policies: Mapping[str, AntiBotPolicy] | None = None
+        cls, settings: Settings, store: GuardStore, policies: Mapping[str, AntiBotPolicy] | None = None
     ) -> AntiBotGuard:
         return cls(Challenges.from_settings(settings), store, policies)
 
@@ -184,17 +213,39 @@ class AntiBotGuard:
             # A forwarded submission comes from a server that proved the form's hook secret;
             # the contact form it came from ran its own spam checks on the visitor.
             return
-        policy = self.policy(form)
-        fields = request.fields
-        if policy.honeypot and fields.get(HONEYPOT_FIELD) not in (None, "", False):
+        try:
+            await self._check(self.policy(form), form.id, request.fields)
+        except InputError as exc:
+            if exc.message != EXPIRED and request.ip:
+                ip, now = request.ip, time.time()
+                await self.store.write(lambda tx: note_refusal(tx, ip, now))
+            raise
+
+    async def _check(self, policy: AntiBotPolicy, form_id: str, fields: Mapping[str, Any]) -> None:
+        # The fields' documented types hold even when a defence is off (see /openapi.json).
+        for name, kinds in ((FILL_FIELD, str), (ALTCHA_FIELD, (str, dict))):
+            if fields.get(name) is not None and not isinstance(fields.get(name), kinds):
+                raise InputError(RELOAD, field=name, status=400)
+        if policy.honeypot and not honeypot_empty(fields.get(HONEYPOT_FIELD)):
             raise InputError(REFUSED, field=HONEYPOT_FIELD, status=400)
+        claims: list[tuple[str, float, str, str]] = []  # key, ttl, message, field
         if policy.fill_time:
-            age = self.challenges.fill_age(form.id, fields.get(FILL_FIELD))
+            token = fields.get(FILL_FIELD)
+            age = self.challenges.fill_age(form_id, token)
             if age < policy.min_fill_seconds:
                 raise InputError(TOO_FAST, field=FILL_FIELD, status=400)
             if age > policy.max_age_seconds:
                 raise InputError(EXPIRED, field=FILL_FIELD, status=400)
+            claims.append((fill_key(str(token)), policy.max_age_seconds + 60.0, REUSED_FILL, FILL_FIELD))
         if policy.altcha:
-            key, ttl = self.challenges.solution(form.id, fields.get(ALTCHA_FIELD))
-            if not await self.store.claim_once(key, ttl):
-                raise InputError(REUSED, field=ALTCHA_FIELD, status=400)
+            key, ttl = self.challenges.solution(form_id, fields.get(ALTCHA_FIELD))
+            claims.insert(0, (key, ttl, REUSED, ALTCHA_FIELD))
+        if not claims:
+            return
+        now = time.time()
+        fresh = await self.store.write(
+            lambda tx: [tx.claim_once(k, now + ttl, now) for k, ttl, _, _ in claims]
+        )
+        for ok, (_, _, message, field) in zip(fresh, claims, strict=True):
+            if not ok:
+                raise InputError(message, field=field, status=400)

@@ -9,10 +9,22 @@ from typing import Any
 
 from service.errors import ConfigError
 
-# A browser solves 100 000 SHA-256 hashes in well under a second (the widget's solver does
-# about 1-3 million a second on a laptop); a bot pays that for every signup it sends.
+# The widget's solver (widget/solver.js) tries about 1 million numbers a second in Chromium on our
+# 2-core test machine and 300 000-500 000 under Chrome's CPU throttling x4, Lighthouse's stand-in
+# for a mid-range phone (`python bench/solver.py`, bench/README.md). 100 000 is then at most
+# 0.26 s on a phone (half that on average: the secret number is uniform in the range); a bot pays
+# it for every signup.
 DEFAULT_ALTCHA_MAX_NUMBER = 100_000
 ALTCHA_MAX_NUMBER_RANGE = (1_000, 10_000_000)
+# Adaptive difficulty: the range is multiplied for a client being refused (see pressure.py).
+# x3 keeps a real visitor who shares a network with a bot under 1 s on a phone (0.6-0.95 s at
+# worst); x20 (2-3 s on a phone, 1 s on a laptop, on average) only meets an address refused 10
+# times within the hour, which no person using the widget is.
+DIFFICULTY_FACTORS = (1, 3, 20)
+# A challenge is fetched with every page view that shows a form, and by each person behind one
+# address (an office, a mobile carrier's NAT): 120 an hour leaves room for them while one
+# address can no longer stockpile proofs (300 in 0.3 s) for other machines to spend.
+DEFAULT_CHALLENGES_PER_IP_HOUR = 120
 
 
 @dataclass(frozen=True)
@@ -20,7 +32,9 @@ class AntiBotPolicy:
     """Which defences a form enforces. All three are on by default.
 
     ``min_fill_seconds = 0`` turns the fill-time check off; ``max_age_minutes`` is how long a
-    fill-time token and an ALTCHA challenge stay usable (the widget fetches fresh ones itself).
+    fill-time token and an ALTCHA challenge stay usable (the widget fetches fresh ones itself);
+    ``challenges_per_ip_hour`` caps how many challenges one client address is issued (counted
+    across forms and instances; 0 turns the cap off).
     """
 
     honeypot: bool = True
@@ -28,6 +42,7 @@ class AntiBotPolicy:
     altcha: bool = True
     altcha_max_number: int = DEFAULT_ALTCHA_MAX_NUMBER
     max_age_minutes: float = 120.0
+    challenges_per_ip_hour: int = DEFAULT_CHALLENGES_PER_IP_HOUR
 
     @property
     def fill_time(self) -> bool:
@@ -82,6 +97,11 @@ class AntiBotPolicy:
         if not 5 <= age <= 7 * 24 * 60:
             problems.append(
                 f"antibot setting 'max_age_minutes' must be between 5 and 10080 (a week), not {age!r}"
+            )
+        challenges = values.get("challenges_per_ip_hour", cls.challenges_per_ip_hour)
+        if not 0 <= challenges <= 100_000:
+            problems.append(
+                f"antibot setting 'challenges_per_ip_hour' must be between 0 (no cap) and 100,000, not {challenges!r}"
             )
         if problems:
             raise ConfigError(problems)

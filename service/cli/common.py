@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from service.errors import ConfigError
-from service.settings import REPO_ROOT, Settings, load_settings
+
+if TYPE_CHECKING:
+    from service.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 CONFIG_HELP = "settings file (default: $OPTIN_CONFIG; without one: the environment and development defaults)"
 
@@ -16,6 +21,8 @@ CONFIG_HELP = "settings file (default: $OPTIN_CONFIG; without one: the environme
 def checked_settings(args: argparse.Namespace) -> Settings:
     """The settings, or ConfigError with every problem: what ``check-config`` reports is exactly
     what ``serve`` refuses to start with, because both come through here."""
+    from service.settings import load_settings  # not at import: `optin verify` starts without it
+
     return load_settings(getattr(args, "config", None))
 
 
@@ -27,6 +34,8 @@ def report(exc: ConfigError) -> int:
 
 
 def optin_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # 25 ms: only when asked
+
     try:
         return version("optin")
     except PackageNotFoundError:  # run from a checkout that was never installed

@@ -51,9 +51,24 @@ async def _outbox(settings: Settings, args: argparse.Namespace) -> int:
             due = datetime.fromtimestamp(job.run_at, UTC).isoformat(timespec="seconds")
             line = f"  #{job.id} {job.kind:<22} {job.state:<8} attempts={job.attempts} next={due}"
             print(line + (f"\n      last: {job.last_error}" if job.last_error else ""))
+        await _print_paces(store, now)
         return 0
     finally:
         await store.close()
+
+
+async def _print_paces(store: Any, now: float) -> None:
+    """Recipient domains service.pacing is slowing down, and why."""
+    from service.store.pacing import paces
+
+    slowed = await paces(store)
+    if not slowed:
+        return
+    print("Recipient domains sent to slowly (they deferred our mail):")
+    for pace in slowed:
+        when = datetime.fromtimestamp(pace.not_before, UTC).isoformat(timespec="seconds")
+        wait = f"next send not before {when}" if pace.not_before > now else "sending again, spaced out"
+        print(f"  {pace.domain}: {pace.strikes} deferral(s) in a row, {wait}; last answer: {pace.last_reply}")
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import socket
 from typing import Any
 
 from service.app_roles import ROLES
@@ -29,7 +31,20 @@ def add_parser(sub: Any) -> None:
         default="all",
         help="web answers visitors; worker runs queued jobs and answers only probes; all does both",
     )
+    serve.add_argument(
+        "--workers",
+        type=_process_count,
+        default=1,
+        metavar="N",
+        help="run N processes on this machine, sharing the port (a supervisor replaces any that dies)",
+    )
     serve.set_defaults(func=cmd_serve)
+
+
+def _process_count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes from 1 to 64")
+    return int(text)
 
 
 async def _open_database(settings: Settings) -> None:
@@ -56,24 +71,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
     asyncio.run(_open_database(settings))
     host = args.host or settings.server.host
     port = args.port or settings.server.port
-    configure_logging()
-    print(
+    configure_logging(log_format=settings.server.log_format)
+    # With JSON logs every line a collector reads must be JSON: these lines are log records then.
+    say = logging.getLogger("optin").info if settings.server.log_format == "json" else print
+    say(
         f"optin ({settings.server.environment}, role {args.role}) on http://{host}:{port}"
         f" — settings: {settings.source}"
     )
     if settings.uses_dev_mail_catcher:
-        print(f"No SMTP relay configured: mail is caught and shown at {settings.server.public_url}/dev/mail")
+        say(f"No SMTP relay configured: mail is caught and shown at {settings.server.public_url}/dev/mail")
     if settings.server.development:
-        print(f"The demo form: {settings.server.public_url}/")
-    uvicorn.run(
-        create_app(settings, args.role),
-        host=host,
-        port=port,
-        log_level="info",
-        server_header=False,
-        log_config=None,
-        # SIGTERM: stop accepting, let requests in flight finish, then the lifespan hands unfinished
-        # jobs back; an orchestrator's grace period of 30 s covers both.
-        timeout_graceful_shutdown=REQUEST_GRACE_SECONDS,
-    )
-    return 0
+        say(f"The demo form: {settings.server.public_url}/")
+
+    def server_config(app: Any) -> uvicorn.Config:
+        return uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="info",
+            server_header=False,
+            log_config=None,
+            # SIGTERM: stop accepting, let requests in flight finish, then the lifespan hands
+            # unfinished jobs back; an orchestrator's grace period of 30 s covers both.
+            timeout_graceful_shutdown=REQUEST_GRACE_SECONDS,
+            proxy_headers=False,  # only server.trusted_proxies decides who the client is
+        )
+
+    if args.workers == 1:
+        uvicorn.Server(server_config(create_app(settings, args.role))).run()
+        return 0
+    from service.cli.workers import listening_socket, supervise
+
+    def serve_on(sock: socket.socket) -> None:  # in each child: an app, a loop and a pool of its own
+        uvicorn.Server(server_config(create_app(settings, args.role))).run(sockets=[sock])
+
+    say(f"{args.workers} processes share the port")
+    return supervise(args.workers, serve_on, listening_socket(host, port))

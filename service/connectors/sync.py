@@ -8,12 +8,14 @@ connector, in this process and, through the store, for the jobs waiting in the q
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from service import jobs
+from service import jobs, metrics
 from service.connectors.base import BatchConnector, Connector, Consent, Contact, ListTarget, SyncResult
 from service.connectors.status import CallOutcome, HealthBook
 from service.errors import DeliveryError
@@ -37,13 +39,34 @@ def list_targets(form: FormSettings | None, contact: ContactRow, connector: str)
     )
 
 
+def _imported_fields(event: ConsentEvent | None) -> dict[str, str]:
+    """The custom fields an import recorded in its ledger line (service.imports.apply)."""
+    try:
+        record = json.loads(event.detail or "") if event else {}
+    except ValueError:
+        return {}
+    fields = record.get("fields") if isinstance(record, dict) else None
+    return {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
+
+
 def list_contact(
     contact: ContactRow, events: Sequence[ConsentEvent], lists: tuple[ListTarget, ...] = ()
 ) -> Contact:
-    """A contact as a list sees it, with the proof of consent from its ledger."""
+    """A contact as a list sees it, with the proof of consent from its ledger (a signup and its
+    confirmation, or an import holding the owner's statement of permission)."""
     signup, confirmation = latest(events, "signup"), latest(events, "confirmation")
+    imported = latest(events, "import")
     consent = None
-    if signup is not None:
+    if signup is None and imported is not None and contact.status == "confirmed":
+        consent = Consent(
+            signed_up_at=datetime.fromtimestamp(imported.at, UTC),
+            ip=None,
+            user_agent=None,
+            page_url=None,
+            consent_text=imported.consent_text,
+            confirmed_at=moment(contact.confirmed_at),
+        )
+    elif signup is not None:
         consent = Consent(
             signed_up_at=datetime.fromtimestamp(signup.at, UTC),
             ip=signup.ip,
@@ -60,7 +83,11 @@ def list_contact(
         first_name=contact.first_name,
         last_name=contact.last_name,
         consent=consent,
-        fields={name: as_text(value) for name, value in contact.fields.items()},
+        # The form's own fields as the visitor gave them; an import's mapped columns fill the rest.
+        fields={
+            **_imported_fields(imported),
+            **{name: as_text(value) for name, value in contact.fields.items()},
+        },
         lists=lists,
     )
 
@@ -84,6 +111,7 @@ class ListSync:
         self.outbox = outbox
         self.health = health
         self._paused: dict[str, float] = {}  # connector -> end of its rate-limit pause
+        self._views: dict[tuple[object, ...], Connector] = {}  # a connector under an import's policy
 
     def _connector(self, job: Job) -> tuple[str, Connector]:
         name = str(job.payload["connector"])
@@ -93,7 +121,23 @@ class ListSync:
         until = self._paused.get(name, 0.0)
         if until > time.time():
             raise Deferred(until, f"{name} is rate-limited; waiting for its reset")
-        return name, connector
+        return name, self._as_asked(connector, job)
+
+    def _as_asked(self, connector: Connector, job: Job) -> Connector:
+        """The connector under the job's own import policy (and GetResponse day), when the job
+        carries one: an import's policy may differ from the connector's. Same client, same limits."""
+        changes = {k: job.payload[k] for k in ("policy", "day_of_cycle") if k in job.payload}
+        changes = {k: v for k, v in changes.items() if hasattr(connector, k) and getattr(connector, k) != v}
+        if not changes:
+            return connector
+        key = (connector.name, *sorted(changes.items()))
+        view = self._views.get(key)
+        if view is None:
+            view = copy.copy(connector)
+            for attribute, value in changes.items():
+                setattr(view, attribute, value)
+            self._views[key] = view
+        return view
 
     async def _contacts(self, rows: Sequence[ContactRow], connector: str) -> list[Contact]:
         events = await self.store.events_by_contact(r.id for r in rows)
@@ -130,7 +174,19 @@ class ListSync:
         return note(result)
 
     async def run_batch(self, batch: Sequence[Job]) -> list[Outcome]:
-        """One ``upsert_many`` call for the jobs whose contact is (still) confirmed."""
+        """One ``upsert_many`` call per policy for the jobs whose contact is (still) confirmed."""
+        groups: dict[tuple[object, object], list[int]] = {}
+        for i, job in enumerate(batch):
+            groups.setdefault((job.payload.get("policy"), job.payload.get("day_of_cycle")), []).append(i)
+        if len(groups) == 1:
+            return await self._run_batch(batch)
+        outcomes: list[Outcome] = [""] * len(batch)
+        for indexes in groups.values():
+            for i, outcome in zip(indexes, await self._run_batch([batch[i] for i in indexes]), strict=True):
+                outcomes[i] = outcome
+        return outcomes
+
+    async def _run_batch(self, batch: Sequence[Job]) -> list[Outcome]:
         name, connector = self._connector(batch[0])
         if not isinstance(connector, BatchConnector):
             raise DeliveryError(f"{name} has no batch endpoint", permanent=False)
@@ -188,6 +244,7 @@ class ListSync:
             dead=sum(1 for job, e in errors if gives_up(job, e.permanent, self.outbox)),
             pause_until=pause_until,
         )
+        metrics.connector_call(name, len(done), len(errors), failed_call, outcome.throttled)
         try:
             await self.health.record(name, outcome, now)
         except Exception:  # the job's own outcome matters more than the bookkeeping

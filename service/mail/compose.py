@@ -12,6 +12,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
 from service.errors import MailError
+from service.mail.headers import MAIL_POLICY
+from service.mail.identity import MailIdentity, identity_for
 from service.render import Renderer
 from service.verification.transit import transit_problem
 
@@ -29,11 +31,17 @@ def new_message_id(sender: str) -> str:
     return make_msgid(domain=domain)
 
 
+def _identity(identity: MailIdentity | None, sender: str, list_title: str) -> MailIdentity:
+    if identity is not None:
+        return identity
+    return identity_for(None, "list", list_title, sender)
+
+
 def _base(sender: str, to: str, subject: str, message_id: str) -> EmailMessage:
     problem = transit_problem(to.rpartition("@")[0], to)
     if problem is not None:
         raise MailError(f"not sent: {_UNSENDABLE[problem[0]]}; it cannot be sent as stored", permanent=True)
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject
@@ -57,20 +65,25 @@ def confirmation_email(
     message_id: str,
     code: str | None = None,
     reminder: bool = False,
+    identity: MailIdentity | None = None,
 ) -> EmailMessage:
     """``code``: the 6-digit code the widget takes instead of the link; ``reminder``: the one
     reminder (service.reminders), the same email under its own subject."""
     subject = renderer.phrase(
         language, "reminder_subject" if reminder else "confirm_subject", list=list_title
     )
+    who = _identity(identity, sender, list_title)
     context = {
         "list_title": list_title,
         "first_name": first_name,
         "confirm_url": confirm_url,
         "expires_days": expires_days,
         "code": code,
+        "sender_name": who.sender_name,
+        "site": who.site,
     }
     msg = _base(sender, to, subject, message_id)
+    msg["List-Id"] = who.list_id
     msg.set_content(renderer.text("email/confirm.txt", language, **context))
     msg.add_alternative(renderer.html("email/confirm.html", language, **context), subtype="html")
     return msg
@@ -86,10 +99,19 @@ def welcome_email(
     first_name: str | None,
     unsubscribe_url: str,
     message_id: str,
+    identity: MailIdentity | None = None,
 ) -> EmailMessage:
     subject = renderer.phrase(language, "welcome_subject", list=list_title)
-    context = {"list_title": list_title, "first_name": first_name, "unsubscribe_url": unsubscribe_url}
+    who = _identity(identity, sender, list_title)
+    context = {
+        "list_title": list_title,
+        "first_name": first_name,
+        "unsubscribe_url": unsubscribe_url,
+        "sender_name": who.sender_name,
+        "site": who.site,
+    }
     msg = _base(sender, to, subject, message_id)
+    msg["List-Id"] = who.list_id
     # RFC 8058 one-click: mailbox providers POST "List-Unsubscribe=One-Click" to this URL.
     msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

@@ -22,8 +22,10 @@ from email.utils import parseaddr
 from typing import Literal
 
 import aiosmtplib
+from aiosmtplib.email import flatten_message
 
 from service.errors import MailError
+from service.mail.dkim import DkimSigner
 from service.mail.envelope import UNCARRIABLE, addressed_to, envelope_for
 from service.settings import SmtpSettings
 
@@ -49,6 +51,17 @@ def routes_for(settings: SmtpSettings, auto_order: Sequence[tuple[int, Mode]] = 
     if settings.security != "auto":
         return [Route(settings.port, settings.security)]
     return [Route(settings.port, "tls" if settings.port == 465 else "starttls")]
+
+
+def wire_bytes(message: EmailMessage, signer: DkimSigner | None, *, utf8: bool, eight_bit: bool) -> bytes:
+    """The message as it goes on the wire, DKIM-signed when a key is configured.
+
+    Signed mail is sent 7-bit clean (quoted-printable or base64 bodies): a hop that would
+    re-encode an 8-bit body for a server without 8BITMIME would break the body hash.
+    """
+    if signer is None:
+        return flatten_message(message, utf8=utf8, cte_type="8bit" if eight_bit else "7bit")
+    return signer.sign(flatten_message(message, utf8=utf8, cte_type="7bit"))
 
 
 class _CannotConnect(Exception):
@@ -82,6 +95,8 @@ class SmtpMailer:
         self._known: Route | None = None
         self._tls = ssl.create_default_context(cafile=settings.tls_ca_file or None)
         self._idle: list[tuple[Route, aiosmtplib.SMTP, float]] = []
+        dkim = settings.dkim
+        self.signer = DkimSigner(dkim.domain, dkim.selector, dkim.private_key) if dkim else None
 
     async def _ordered_routes(self) -> list[Route]:
         if len(self._routes) == 1:
@@ -161,22 +176,36 @@ class SmtpMailer:
             client.close()
 
     async def _deliver(
-        self, route: Route, client: aiosmtplib.SMTP, message: EmailMessage, recipient: str
+        self,
+        route: Route,
+        client: aiosmtplib.SMTP,
+        message: EmailMessage,
+        recipient: str,
+        sender: str,
     ) -> str:
         try:
             # aiosmtplib's timeout bounds each socket read; this bounds the whole send.
             async with asyncio.timeout(self.settings.timeout * 2):
                 if client.is_ehlo_or_helo_needed:
                     await client.ehlo()
+                smtputf8 = client.supports_extension("smtputf8")
                 try:
-                    envelope = envelope_for(self.sender, recipient, client.supports_extension("smtputf8"))
+                    envelope = envelope_for(sender, recipient, smtputf8)
                 except MailError:
                     self._keep(route, client)  # nothing was wrong with the connection
                     raise
-                errors, reply = await client.send_message(
-                    addressed_to(message, envelope.recipient),
-                    sender=envelope.sender,
-                    recipients=[envelope.recipient],
+                # What aiosmtplib's send_message would do, but on bytes we sign first: a
+                # signature must cover exactly what is sent.
+                utf8 = not (envelope.sender + envelope.recipient).isascii()
+                options = ["SMTPUTF8"] if utf8 else []
+                eight_bit = self.signer is None and client.supports_extension("8bitmime")
+                if eight_bit:
+                    options.append("BODY=8BITMIME")
+                raw = wire_bytes(
+                    addressed_to(message, envelope.recipient), self.signer, utf8=utf8, eight_bit=eight_bit
+                )
+                errors, reply = await client.sendmail(
+                    envelope.sender, [envelope.recipient], raw, mail_options=options
                 )
         except MailError:  # a ConnectionError, so an OSError: not a failed connection, though
             raise
@@ -193,11 +222,16 @@ class SmtpMailer:
         self._keep(route, client)
         return f"{self.host} {route}: {reply}"
 
-    async def send(self, message: EmailMessage, recipient: str) -> str:
-        """Send ``message`` to ``recipient`` (the stored address; its ``To:`` header names it too)."""
+    async def send(self, message: EmailMessage, recipient: str, *, sender: str | None = None) -> str:
+        """Send ``message`` to ``recipient`` (the stored address; its ``To:`` header names it too).
+
+        ``sender`` is the envelope sender (Return-Path), ``smtp.sender`` unless given: mail from
+        another address (the owner's alerts) bounces to, and aligns with, that address.
+        """
+        envelope_sender = (parseaddr(sender)[1] or sender) if sender else self.sender
         reused = await self._reuse()
         if reused is not None:
-            return await self._deliver(*reused, message, recipient)
+            return await self._deliver(*reused, message, recipient, envelope_sender)
         failures: list[str] = []
         routes = await self._ordered_routes()
         # Probing a port that silently drops packets must not eat the whole budget.
@@ -208,7 +242,7 @@ class SmtpMailer:
             except _CannotConnect as exc:
                 failures.append(str(exc))
                 continue
-            reply = await self._deliver(route, client, message, recipient)
+            reply = await self._deliver(route, client, message, recipient, envelope_sender)
             if route != self._known:
                 self._known = route
                 if self._remember is not None and len(routes) > 1:
@@ -240,11 +274,17 @@ def _classify(exc: BaseException, host: str) -> MailError:
         codes = [r.code for r in exc.recipients]
         detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
         return MailError(
-            f"the relay refused the recipient: {detail}", code=codes[0], permanent=min(codes) >= 500
+            f"the relay refused the recipient: {detail}",
+            code=codes[0],
+            permanent=min(codes) >= 500,
+            in_transaction=True,
         )
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return MailError(
-            f"the relay {host} answered {exc.code} {exc.message}", code=exc.code, permanent=exc.code >= 500
+            f"the relay {host} answered {exc.code} {exc.message}",
+            code=exc.code,
+            permanent=exc.code >= 500,
+            in_transaction=True,
         )
     if isinstance(exc, TimeoutError | aiosmtplib.SMTPTimeoutError):
         # The relay may have accepted the message before timing out; the retry reuses the

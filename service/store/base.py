@@ -157,10 +157,19 @@ class BaseStore(ABC):
             )
 
     async def finish_job(self, job_id: int, now: float, note: str | None = None) -> None:
-        await self._write(
-            "UPDATE outbox SET state = 'done', locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ?",
-            (note, now, job_id),
-        )
+        def finish(tx: Transaction) -> None:
+            tx.execute(
+                "UPDATE outbox SET state = 'done', locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ?",
+                (note, now, job_id),
+            )
+            # The funnel's "on the list" (service.store.reports).
+            tx.execute(
+                "UPDATE contacts SET delivered_at = coalesce(delivered_at, ?)"
+                " WHERE id = (SELECT contact_id FROM outbox WHERE id = ? AND kind = 'connector_upsert')",
+                (now, job_id),
+            )
+
+        await self.write(finish)
 
     async def reschedule_job(self, job_id: int, run_at: float, error: str, now: float) -> None:
         await self._write(
@@ -207,8 +216,17 @@ class BaseStore(ABC):
         )
 
     async def job_counts(self) -> dict[str, int]:
+        """Jobs in every state, finished ones included (the CLI's summary; reads the whole outbox)."""
         rows = await self._fetch("SELECT state, count(*) FROM outbox GROUP BY state")
         return {state: count for state, count in rows}
+
+    async def outbox_waiting(self) -> dict[str, int]:
+        """Pending and dead jobs, counted through the index: cheap however long the history is."""
+        counts = {}
+        for state in ("pending", "dead"):
+            [(count,)] = await self._fetch("SELECT count(*) FROM outbox WHERE state = ?", (state,))
+            counts[state] = int(count)
+        return counts
 
     async def claim_once(self, key: str, ttl: float) -> bool:
         now = time.time()

@@ -28,17 +28,20 @@ def _run_one(conn: Connection, tx: Transaction, operation: Operation) -> Outcome
     retry_on = conn.dialect.retry_on
     for attempt in range(RETRIES):
         conn.execute("SAVEPOINT op")
+        mark = tx.mark()
         try:
             result = operation(tx)
         except retry_on as exc:
             conn.execute("ROLLBACK TO SAVEPOINT op")
             conn.execute("RELEASE SAVEPOINT op")
+            tx.rollback_to(mark)
             if attempt == RETRIES - 1:
                 return False, exc
             continue
         except Exception as exc:
             conn.execute("ROLLBACK TO SAVEPOINT op")
             conn.execute("RELEASE SAVEPOINT op")
+            tx.rollback_to(mark)
             return False, exc
         conn.execute("RELEASE SAVEPOINT op")
         return True, result
@@ -51,6 +54,7 @@ def run_batch(conn: Connection, operations: list[Operation]) -> list[Outcome]:
     conn.execute(conn.dialect.begin)
     try:
         outcomes = [_run_one(conn, tx, operation) for operation in operations]
+        tx.flush()
         conn.execute("COMMIT")
     except BaseException:
         try:
@@ -66,14 +70,21 @@ class GroupCommit:
 
     ``inflight`` batches may run at once (1 for SQLite's single writer; a few on PostgreSQL,
     where one batch waiting on another instance's lock must not hold up every other write).
+    ``max_batch`` caps a batch: each operation's savepoint is a PostgreSQL subtransaction, and a
+    transaction with more than 64 of them slows every other session's snapshots.
     """
 
     def __init__(
-        self, executor: Executor, runner: Callable[[list[Operation]], list[Outcome]], inflight: int = 1
+        self,
+        executor: Executor,
+        runner: Callable[[list[Operation]], list[Outcome]],
+        inflight: int = 1,
+        max_batch: int | None = None,
     ) -> None:
         self._executor = executor
         self._runner = runner
         self._inflight = inflight
+        self._max_batch = max_batch
         self._queue: list[tuple[Operation, asyncio.Future[Any]]] = []
         self._active = 0  # flushers running; counted inside them, so none can end unseen
         self._flushers: set[asyncio.Task[None]] = set()
@@ -92,7 +103,8 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         try:
             while self._queue:
-                batch, self._queue = self._queue, []
+                cut = len(self._queue) if self._max_batch is None else self._max_batch
+                batch, self._queue = self._queue[:cut], self._queue[cut:]
                 try:
                     ops = [op for op, _ in batch]
                     outcomes = await loop.run_in_executor(self._executor, self._runner, ops)

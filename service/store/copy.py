@@ -15,24 +15,15 @@ from service.errors import StoreError
 from service.store import migrate
 from service.store.dialect import Connection, connect, describe
 
-# Parents before children (foreign keys); the rest in a fixed order so a copy is repeatable.
-TABLES = (
-    "contacts",
-    "consent_events",
-    "confirmations",
-    "link_events",
-    "outbox",
-    "kv",
-    "once_keys",
-    "connector_health",
-    "rate_hits",
-    "rate_buckets",
-    "erasures",
-)
-WITH_IDS = ("contacts", "consent_events", "link_events", "outbox")
+# Tables others refer to (foreign keys) go first; then every other table the migrations made,
+# in name order, so a table a later migration adds is copied without a change here.
+PARENTS = ("contacts",)
 CHUNK = 1000
-_ORDER = {"confirmations": "token_id", "kv": "key", "once_keys": "key", "connector_health": "connector",
-          "rate_hits": "key, at", "rate_buckets": "key, bucket", "erasures": "address_hash"}  # fmt: skip
+
+
+def copy_order(conn: Connection) -> list[str]:
+    found = migrate.tables(conn)
+    return [*(t for t in PARENTS if t in found), *(t for t in found if t not in PARENTS)]
 
 
 @dataclass(frozen=True)
@@ -54,14 +45,16 @@ def _ready(source: Connection, target: Connection, source_url: str, target_url: 
             " run `optin migrate` on it first"
         )
     migrate.ensure_current(target, auto_migrate=True)
-    for table in TABLES:
+    for table in copy_order(target):
         if target.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
             raise StoreError(
                 f"the target {describe(target_url)} already holds data (table {table}):"
                 " copy into an empty database"
             )
-    if _columns(source, "outbox") != _columns(target, "outbox"):
-        raise StoreError("the two databases do not have the same schema")
+    if {t: _columns(source, t) for t in copy_order(source)} != {
+        t: _columns(target, t) for t in copy_order(target)
+    }:
+        raise StoreError("the two databases do not have the same tables and columns")
 
 
 def copy_database(
@@ -73,11 +66,11 @@ def copy_database(
         done: list[Copied] = []
         target.execute(target.dialect.begin)
         try:
-            for table in TABLES:
+            for table in copy_order(source):
                 done.append(_copy_table(source, target, table))
                 progress(done[-1])
             if target.dialect.name == "postgresql":
-                for table in WITH_IDS:
+                for table in (t for t in copy_order(target) if "id" in _columns(target, t)):
                     target.execute(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                         f" coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
@@ -93,9 +86,9 @@ def _copy_table(source: Connection, target: Connection, table: str) -> Copied:
     columns = _columns(source, table)
     names = ", ".join(columns)
     insert = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
-    order = "id" if table in WITH_IDS else _ORDER[table]
+    # In the table's own order of columns: deterministic, so two copies of one database are equal.
     count = 0
-    for chunk in source.stream(f"SELECT {names} FROM {table} ORDER BY {order}", CHUNK):
+    for chunk in source.stream(f"SELECT {names} FROM {table} ORDER BY {names}", CHUNK):
         target.executemany(insert, [tuple(row) for row in chunk])
         count += len(chunk)
     return Copied(table, count)

@@ -56,6 +56,7 @@ class Dialect:
     lock: str  # takes a lock named by a text key until the transaction ends ("" when writes are serial)
     retry_on: tuple[type[Exception], ...]  # an operation failing with these is run again in its savepoint
     notify: str = ""  # tells other instances' workers that a job was queued (sent at COMMIT)
+    row_id: str = "rowid"  # the physical row's name, for tables without a key
 
 
 SQLITE = Dialect(name="sqlite", begin="BEGIN IMMEDIATE", skip_locked="", lock="", retry_on=())
@@ -77,6 +78,7 @@ def postgresql_dialect() -> Dialect:
             psycopg.errors.SerializationFailure,
         ),
         notify=f"NOTIFY {JOBS_CHANNEL}",
+        row_id="ctid",
     )
 
 

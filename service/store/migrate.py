@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 from service.errors import SchemaVersionError, StoreError
 from service.store.dialect import Connection, Name, connect, statements
@@ -61,6 +62,19 @@ def available(dialect: Name) -> tuple[Migration, ...]:
 
 def latest(dialect: Name) -> int:
     return len(available(dialect))
+
+
+_TABLES = {
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    "postgresql": "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename",
+}
+
+
+def tables(conn: Connection) -> list[str]:
+    """Every table the migrations made (not the version table), in name order."""
+    return [
+        str(r[0]) for r in conn.execute(_TABLES[conn.dialect.name]).fetchall() if r[0] != "schema_migrations"
+    ]
 
 
 def _table_exists(conn: Connection, table: str) -> bool:
@@ -181,3 +195,26 @@ def upgrade(url: str, dry_run: bool = False) -> Upgrade:
         if dry_run:
             return Upgrade(found, expected, pending(conn))
         return Upgrade(found, expected, apply(conn))
+
+
+def status(url: str, auto_migrate: bool) -> str:
+    """What ``optin check-config`` says of the database, in words; StoreError when ``serve`` would
+    refuse it (unreachable, a newer schema, an older one it may not migrate)."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return f"a new SQLite file, created at start-up with schema version {latest('sqlite')}"
+    with connect(url) as conn:
+        found, expected = current_version(conn), latest(conn.dialect.name)
+    _check(found, expected)
+    if found == expected:
+        return f"reachable, schema version {found} (current)"
+    if found == 0:
+        what = "empty"
+    else:
+        what = f"schema version {found}, this optin needs {expected}"
+    if auto_migrate:
+        return f"reachable, {what}: start-up applies the migrations"
+    raise SchemaVersionError(
+        f"the database is {what}: run `optin migrate` (or set server.auto_migrate = true)",
+        found=found,
+        expected=expected,
+    )

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("optin.store")
 T = TypeVar("T")
 POOL_SIZE = 8
-INFLIGHT = 2
+INFLIGHT = 4
+MAX_BATCH = 48  # < 64 subtransactions per transaction (see service.store.batch)
 CONNECT_TIMEOUT = 10.0
 
 
@@ -47,7 +48,7 @@ class PostgresStore(BaseStore):
         self.dialect = dialect
         self._pool = pool
         self._executor = executor
-        self._commits = GroupCommit(executor, self._run_batch, inflight=INFLIGHT)
+        self._commits = GroupCommit(executor, self._run_batch, inflight=INFLIGHT, max_batch=MAX_BATCH)
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
 

@@ -93,3 +93,17 @@ class ConnectorHealth:
     paused_until: float | None = None
     last_alert_at: float | None = None
     updated_at: float = 0.0
+
+
+# Who was at a confirmation link, from what its page recorded (service.confirmation), as the
+# funnel ranks it: a person (pressed the button with the page's nonce, after the dwell time), a
+# scanner (HEAD, or a press without the nonce or too fast), or a page view (a GET: either).
+LINK_RANK = {"person": 3, "scanner": 2, "page_view": 1, "other": 1}
+
+
+def link_actor(method: str, outcome: str) -> str:
+    if method == "POST" and outcome in ("confirmed", "already_confirmed"):
+        return "person"
+    if method == "HEAD" or (method == "POST" and outcome in ("missing_nonce", "bad_nonce", "too_fast")):
+        return "scanner"
+    return "page_view" if method == "GET" else "other"

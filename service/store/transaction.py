@@ -10,6 +10,7 @@ a PostgreSQL database decide one after the other, as SQLite's single writer alwa
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import astuple
 from typing import Any
@@ -17,12 +18,14 @@ from typing import Any
 from service.store.dialect import Connection, Cursor
 from service.store.migrate import current_version
 from service.store.records import (
+    LINK_RANK,
     ConnectorHealth,
     ConsentEvent,
     ContactRow,
     ContactStatus,
     Job,
     NewJob,
+    link_actor,
 )
 from service.store.signups import SignupQueries
 
@@ -79,6 +82,9 @@ class Transaction(SignupQueries):
 
     def __init__(self, db: Connection) -> None:
         self._db = db
+        self._hits: list[tuple[str, float]] = []
+        self._buckets: list[tuple[str, int]] = []
+        self._notify = False
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Cursor:
         return self._db.execute(sql, params)
@@ -91,7 +97,7 @@ class Transaction(SignupQueries):
         sql = self._db.dialect.lock
         if sql:
             for key in keys:
-                self._db.execute(sql, (key,)).fetchone()
+                self._db.execute(sql, (key,))
 
     def contact_by_email(self, form_id: str, email: str) -> ContactRow | None:
         sql = f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE form_id = ? AND email = ?"
@@ -117,8 +123,19 @@ class Transaction(SignupQueries):
     ) -> int:
         row = self._db.execute(
             "INSERT INTO contacts (form_id, email, first_name, last_name, language, status, created_at,"
-            " updated_at, fields, lists) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?) RETURNING id",
-            (form_id, email, first, last, language, now, now, _json(fields), _json(list(lists))),
+            " updated_at, fields, lists, email_domain) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id",
+            (
+                form_id,
+                email,
+                first,
+                last,
+                language,
+                now,
+                now,
+                _json(fields),
+                _json(list(lists)),
+                email.rpartition("@")[2].lower(),
+            ),
         ).fetchone()
         return int(row[0])
 
@@ -160,6 +177,11 @@ class Transaction(SignupQueries):
                 event.detail,
             ),
         )
+        if event.event == "confirmation_email_sent":  # the funnel's "emailed" (service.store.reports)
+            self._db.execute(
+                "UPDATE contacts SET emailed_at = coalesce(emailed_at, ?) WHERE id = ?",
+                (event.at, contact_id),
+            )
 
     def add_confirmation(
         self, token_id: str, contact_id: int, now: float, code_hash: str | None = None
@@ -182,15 +204,28 @@ class Transaction(SignupQueries):
         )
         return cur.rowcount == 1
 
-    def count_hits(self, key: str, since: float) -> tuple[int, float | None]:
-        """How many hits ``key`` had since ``since``, and when the oldest of them was."""
+    def hit_windows(self, key: str, sinces: tuple[float, ...]) -> list[tuple[int, float | None]]:
+        """For each window start: how many hits ``key`` had since then, and the oldest of them
+        (one query for every window; hits this batch has not written yet included)."""
+        earliest = min(sinces)
+        columns = ", ".join("count(*) FILTER (WHERE at > ?), min(at) FILTER (WHERE at > ?)" for _ in sinces)
         row = self._db.execute(
-            "SELECT count(*), min(at) FROM rate_hits WHERE key = ? AND at > ?", (key, since)
+            f"SELECT {columns} FROM rate_hits WHERE key = ? AND at > ?",
+            (*(v for since in sinces for v in (since, since)), key, earliest),
         ).fetchone()
-        return int(row[0]), row[1]
+        found = []
+        for i, since in enumerate(sinces):
+            count, oldest = int(row[2 * i]), row[2 * i + 1]
+            pending = [at for k, at in self._hits if k == key and at > since]
+            if pending:
+                count += len(pending)
+                oldest = min([*pending, *([oldest] if oldest is not None else [])])
+            found.append((count, oldest))
+        return found
 
     def add_hit(self, key: str, now: float) -> None:
-        self._db.execute("INSERT INTO rate_hits (key, at) VALUES (?, ?)", (key, now))
+        """Counted at once by this batch, written with the batch (see :meth:`flush`)."""
+        self._hits.append((key, now))
 
     def count_buckets(self, key: str, first_bucket: int) -> tuple[int, int | None]:
         """Hits of ``key`` in buckets from ``first_bucket`` on, and the oldest such bucket."""
@@ -198,14 +233,44 @@ class Transaction(SignupQueries):
             "SELECT coalesce(sum(count), 0), min(bucket) FROM rate_buckets WHERE key = ? AND bucket >= ?",
             (key, first_bucket),
         ).fetchone()
-        return int(row[0]), row[1]
+        count, oldest = int(row[0]), row[1]
+        pending = [bucket for k, bucket in self._buckets if k == key and bucket >= first_bucket]
+        if pending:
+            count += len(pending)
+            oldest = min([*pending, *([oldest] if oldest is not None else [])])
+        return count, oldest
 
     def add_to_bucket(self, key: str, bucket: int) -> None:
-        self._db.execute(
-            "INSERT INTO rate_buckets (key, bucket, count) VALUES (?, ?, 1)"
-            " ON CONFLICT (key, bucket) DO UPDATE SET count = rate_buckets.count + 1",
-            (key, bucket),
-        )
+        """Counted at once by this batch, written with the batch (see :meth:`flush`)."""
+        self._buckets.append((key, bucket))
+
+    # --- what the batch writes once, just before its COMMIT -----------------------------------
+
+    def mark(self) -> tuple[int, int, bool]:
+        return len(self._hits), len(self._buckets), self._notify
+
+    def rollback_to(self, mark: tuple[int, int, bool]) -> None:
+        """An operation failed: forget the counts it added, as its savepoint forgets its rows."""
+        del self._hits[mark[0] :]
+        del self._buckets[mark[1] :]
+        self._notify = mark[2]
+
+    def flush(self) -> None:
+        """Write the batch's counters in one statement each, and tell other instances' workers
+        about new jobs once. Done last, so the shared counter rows (every signup of a form adds
+        to the same one) are locked only for the moment of the COMMIT."""
+        if self._buckets:
+            increments = Counter(self._buckets)
+            self._db.executemany(
+                "INSERT INTO rate_buckets (key, bucket, count) VALUES (?, ?, ?)"
+                " ON CONFLICT (key, bucket) DO UPDATE SET count = rate_buckets.count + excluded.count",
+                [(key, bucket, n) for (key, bucket), n in sorted(increments.items())],
+            )
+        if self._hits:
+            self._db.executemany("INSERT INTO rate_hits (key, at) VALUES (?, ?)", self._hits)
+        if self._notify and self._db.dialect.notify:
+            self._db.execute(self._db.dialect.notify)
+        self._hits, self._buckets, self._notify = [], [], False
 
     def add_link_event(
         self,
@@ -221,6 +286,12 @@ class Transaction(SignupQueries):
             "INSERT INTO link_events (token_id, at, method, outcome, ip, user_agent, seconds_since_page)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (token_id, now, method, outcome, ip, user_agent, seconds_since_page),
+        )
+        rank = LINK_RANK[link_actor(method, outcome)]  # the funnel's "opened, and by whom"
+        self._db.execute(
+            "UPDATE contacts SET link_seen = CASE WHEN link_seen IS NULL OR link_seen < ? THEN ? ELSE link_seen END"
+            " WHERE id = (SELECT contact_id FROM confirmations WHERE token_id = ?)",
+            (rank, rank, token_id),
         )
 
     def erase(self, email: str, address_hash: str, now: float) -> int:
@@ -246,34 +317,65 @@ class Transaction(SignupQueries):
         )
         return len(ids)
 
+    def mark_erased(self, address_hash: str, now: float) -> None:
+        """Remember one more keyed hash of an erased person (another spelling of their inbox)."""
+        self._db.execute(
+            "INSERT INTO erasures (address_hash, erased_at) VALUES (?, ?)"
+            " ON CONFLICT (address_hash) DO UPDATE SET erased_at = excluded.erased_at",
+            (address_hash, now),
+        )
+
     def erased_at(self, address_hash: str) -> float | None:
         row = self._db.execute(
             "SELECT erased_at FROM erasures WHERE address_hash = ?", (address_hash,)
         ).fetchone()
         return float(row[0]) if row else None
 
-    def purge_unconfirmed(self, before: float) -> int:
-        """Retention: pending contacts created before ``before`` go, with their personal data."""
+    def purge_unconfirmed(self, before: float, limit: int) -> int:
+        """Retention: up to ``limit`` pending contacts created before ``before`` go, with their
+        personal data; the caller repeats until none is left (each round is short)."""
         ids = [
             r[0]
             for r in self._db.execute(
-                "SELECT id FROM contacts WHERE status = 'pending' AND created_at < ?", (before,)
+                "SELECT id FROM contacts WHERE status = 'pending' AND created_at < ? ORDER BY created_at LIMIT ?",
+                (before, limit),
             ).fetchall()
         ]
-        for contact_id in ids:
+        if ids:
+            marks = ", ".join("?" * len(ids))
             self._db.execute(
-                "DELETE FROM link_events WHERE token_id IN (SELECT token_id FROM confirmations WHERE contact_id = ?)",
-                (contact_id,),
+                "DELETE FROM link_events WHERE token_id IN"
+                f" (SELECT token_id FROM confirmations WHERE contact_id IN ({marks}))",
+                ids,
             )
-            self._db.execute("DELETE FROM confirmations WHERE contact_id = ?", (contact_id,))
-            self._db.execute("DELETE FROM consent_events WHERE contact_id = ?", (contact_id,))
-            self._db.execute("DELETE FROM contacts WHERE id = ?", (contact_id,))
+            for table in ("confirmations", "consent_events"):
+                self._db.execute(f"DELETE FROM {table} WHERE contact_id IN ({marks})", ids)
+            self._db.execute(f"DELETE FROM contacts WHERE id IN ({marks})", ids)
         return len(ids)
 
-    def purge_counters(self, now: float, keep_seconds: float) -> None:
-        self._db.execute("DELETE FROM rate_hits WHERE at < ?", (now - keep_seconds,))
-        self._db.execute("DELETE FROM rate_buckets WHERE bucket < ?", (int((now - keep_seconds) // 60),))
-        self._db.execute("DELETE FROM once_keys WHERE expires_at < ?", (now,))
+    def purge_finished_jobs(self, before: float, limit: int) -> int:
+        """Up to ``limit`` jobs done or dropped before ``before`` (dead ones wait for the owner)."""
+        return self._db.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state IN ('done', 'dropped')"
+            " AND updated_at < ? ORDER BY updated_at LIMIT ?)",
+            (before, limit),
+        ).rowcount
+
+    def purge_counters(self, now: float, keep_seconds: float, limit: int) -> int:
+        """Up to ``limit`` expired rows of each counter table and of the single-use keys."""
+        oldest_minute = int((now - keep_seconds) // 60)
+        row = self._db.dialect.row_id  # rate_hits has no key of its own
+        return sum(
+            self._db.execute(sql, params).rowcount
+            for sql, params in (
+                (f"DELETE FROM rate_hits WHERE {row} IN (SELECT {row} FROM rate_hits WHERE at < ? LIMIT ?)",
+                 (now - keep_seconds, limit)),
+                ("DELETE FROM rate_buckets WHERE (key, bucket) IN"
+                 " (SELECT key, bucket FROM rate_buckets WHERE bucket < ? LIMIT ?)", (oldest_minute, limit)),
+                ("DELETE FROM once_keys WHERE key IN (SELECT key FROM once_keys WHERE expires_at < ? LIMIT ?)",
+                 (now, limit)),
+            )
+        )  # fmt: skip
 
     def claim_once(self, key: str, expires_at: float, now: float) -> bool:
         """True the first time ``key`` is claimed (until it expires); False on every replay."""
@@ -302,8 +404,7 @@ class Transaction(SignupQueries):
                 str(connector) if isinstance(connector, str) else None,
             ),
         )
-        if cur.rowcount == 1 and self._db.dialect.notify:
-            self._db.execute(self._db.dialect.notify)  # sent on COMMIT; repeats in one batch fold into one
+        self._notify = self._notify or cur.rowcount == 1
         return cur.rowcount == 1
 
     # --- connector health (read-modify-write inside one operation, so instances agree) -----

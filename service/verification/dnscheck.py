@@ -22,43 +22,16 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
+from service.verification.addresses import is_public
+
 MailStatus = Literal["ok", "undeliverable", "unknown"]
 K = TypeVar("K")
 V = TypeVar("V")
 
-# Addresses no mail server on the Internet can have: loopback, private, unspecified, link-local,
-# shared (CGNAT), multicast, reserved. Documentation ranges (TEST-NET) are *not* listed: they are
-# not private, merely unassigned, and the test zone uses them as stand-ins for public addresses.
-_UNROUTABLE = tuple(
-    ipaddress.ip_network(n)
-    for n in (
-        "0.0.0.0/8",
-        "10.0.0.0/8",
-        "100.64.0.0/10",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "224.0.0.0/4",
-        "240.0.0.0/4",
-        "::/128",
-        "::1/128",
-        "fc00::/7",
-        "fe80::/10",
-        "ff00::/8",
-    )
-)
-
 
 def is_routable(address: str) -> bool:
     """Whether a mail server could be reached at this IP address from the Internet."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not any(ip.version == net.version and ip in net for net in _UNROUTABLE)
+    return is_public(address)
 
 
 def parse_nameserver(spec: str) -> tuple[str, int]:

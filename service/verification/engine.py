@@ -50,6 +50,7 @@ class _Step:
     flags: set[str]
     reasons: list[str]
     known_typo: bool = False
+    lookalike: bool = False  # on a disposable list, but one slip away from a big provider
     probe: ProbeResult | None = None
 
 
@@ -206,8 +207,15 @@ class Verifier:
         domain = parsed.ascii_domain
         c = self.config
         if lists.is_disposable(domain, extra_block=c.disposable_blocklist, allow=c.disposable_allowlist):
-            flags.add("disposable")
-            step.reasons.append("disposable")
+            if domain not in c.disposable_blocklist and typo.resembles_provider(domain):
+                # A lookalike of a big provider (cmail.com, gotmail.com) that lists call
+                # disposable: a person who mistyped, or who really has that address. Never a
+                # reject for that alone: the suggestion warns, DNS still decides.
+                step.lookalike = True
+                step.reasons.append("lookalike")
+            else:
+                flags.add("disposable")
+                step.reasons.append("disposable")
         role = lists.role_kind(parsed.local)
         if role:
             flags.add("role")
@@ -220,7 +228,7 @@ class Verifier:
         """The domain to suggest, if the typed one deserves a suggestion; checked by ``_finish``."""
         domain = step.parsed.ascii_domain
         known = typo.is_known_typo(domain)
-        if not (known or mail.status == "undeliverable" or not lists.is_known_tld(domain)):
+        if not (known or step.lookalike or mail.status == "undeliverable" or not lists.is_known_tld(domain)):
             return None
         candidate = typo.suggest_domain(domain)
         if candidate is None or candidate == domain:

@@ -4,10 +4,15 @@ Everything in a verdict except the local part depends only on the domain and the
 (syntax of the domain, DNS, lists, typo suggestion). For a plain ASCII address whose local part is
 not a role account, the verdict is the remembered domain half plus the local part, valid until the
 earliest DNS answer behind it expires. This is what makes bulk runs and busy forms cheap.
+
+The domain may be internationalised (``ann@bücher.de``): a half is only ever found under the
+exact domain text of an address the full check accepted, so the fast path never judges a domain
+it has not seen, and the local part it pairs it with is a plain ASCII dot-atom.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -15,6 +20,9 @@ from service.verification.lists import role_kind
 from service.verification.syntax import SIMPLE_ADDRESS
 from service.verification.transit import encoded_word_in
 from service.verification.verdict import Decision, Policy, Status, Verdict
+
+# SIMPLE_ADDRESS's local part; any domain text without spaces, quotes, brackets or a second @.
+FAST_ADDRESS = re.compile(SIMPLE_ADDRESS.pattern.rpartition("@")[0] + r'@([^\s@"()<>\[\],:;\\]+)')
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +47,7 @@ class FastPath:
         self._halves: dict[tuple[str, int], DomainHalf] = {}
 
     def lookup(self, address: str, policy: Policy, started: float) -> Verdict | None:
-        match = SIMPLE_ADDRESS.fullmatch(address)
+        match = FAST_ADDRESS.fullmatch(address)
         if match is None:
             return None
         local, domain = match.groups()
@@ -51,23 +59,23 @@ class FastPath:
         if encoded_word_in(local):
             return None  # refused by the syntax check, which the slow path runs
         suggestion = f"{local}@{half.suggestion_domain}" if half.suggestion_domain else None
-        return Verdict(
-            input=address,
-            normalized=f"{local}@{half.domain}",
-            status=half.status,
-            decision=half.decision,
-            reasons=half.reasons,
-            flags=half.flags,
-            suggestion=suggestion,
-            message=f"Did you mean {suggestion}?" if suggestion else half.message,
-            elapsed_ms=(time.perf_counter() - started) * 1000,
-            domain=half.domain,
+        return Verdict.quick(
+            address,
+            f"{local}@{half.domain}",
+            half.status,
+            half.decision,
+            half.reasons,
+            half.flags,
+            suggestion,
+            f"Did you mean {suggestion}?" if suggestion else half.message,
+            (time.perf_counter() - started) * 1000,
+            half.domain,
         )
 
     def remember(
         self, address: str, policy: Policy, verdict: Verdict, ascii_domain: str, expires: float
     ) -> None:
-        match = SIMPLE_ADDRESS.fullmatch(address)
+        match = FAST_ADDRESS.fullmatch(address)
         if match is None or verdict.domain is None or expires <= time.monotonic():
             return
         local, domain = match.groups()

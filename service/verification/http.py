@@ -7,14 +7,16 @@ Every failure is a 4xx with ``{"error": "..."}`` in words; nothing here answers 
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from service import metrics
+from service.errors import InputError
 from service.verification.verdict import Policy
+from service.web.body import load_json
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +49,9 @@ async def verify_endpoint(request: Request) -> Response:
         if len(body) > MAX_BODY:
             return _error(413, "The request is too large.")
         try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "The request body is not valid JSON. " + _USAGE)
+            data = load_json(body)
+        except InputError as exc:
+            return _error(exc.status, f"The request body is not usable: {exc.message}. " + _USAGE)
         if not isinstance(data, dict):
             return _error(400, "The request body must be a JSON object. " + _USAGE)
         email = data.get("email")
@@ -63,7 +65,10 @@ async def verify_endpoint(request: Request) -> Response:
             log.error("app.state.verifier is not set: POST /v1/verify cannot work")
             return _error(503, "Address verification is not available right now.")
         verdict = await verifier.verify(email, policy)
+        metrics.verdict(verdict.decision, "verify")
         return JSONResponse(verdict.to_json(), headers={"Cache-Control": "no-store"})
+    except InputError as exc:  # the body passed server.max_body_bytes while being read
+        return _error(exc.status, exc.message)
     except Exception:
         log.exception("POST /v1/verify failed")
         return _error(503, "Address verification is not available right now.")

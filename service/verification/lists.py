@@ -1,19 +1,26 @@
 """Disposable domains, role accounts and free providers: plain lookups, no I/O.
 
-Disposable domains come from the ``disposable-email-domains`` package (its ``blocklist`` and
-``allowlist``), matched on the domain and each parent up to the registrable domain found with the
-Public Suffix List (``publicsuffixlist``), so ``x.mailinator.com`` matches ``mailinator.com`` but a
-list entry never spreads to a public suffix. Role accounts and free providers are our own lists.
+Disposable domains come from two maintained lists, each a package with its own release cycle:
+``disposable-email-domains`` (curated, with an allowlist of domains people wrongly reported) and
+``mailchecker`` (FGRibreau/mailchecker, broader). Neither alone covers the well-known services
+(``burnermail.io``, ``temp-mail.io``, ``33mail.com`` are only in the second). A domain matches
+when it, or a parent up to the registrable domain found with the Public Suffix List
+(``publicsuffixlist``), is on either list, so ``x.mailinator.com`` matches ``mailinator.com`` but
+an entry never spreads to a public suffix. The first list's allowlist, our free providers and the
+owner's ``disposable_allowlist`` win over both. Role accounts and free providers are our own lists.
 :func:`sources` says where each list comes from and which version is loaded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 from functools import cache, lru_cache
-from importlib import metadata
+from pathlib import Path
 
 import disposable_email_domains
+import idna
+import publicsuffixlist
+from MailChecker import MailChecker
 from publicsuffixlist import PublicSuffixList
 
 # Mail to these never reaches a person who asked for it, or reaches the people who handle abuse.
@@ -169,11 +176,15 @@ def _psl() -> PublicSuffixList:
     return PublicSuffixList()
 
 
+def _blocklists() -> tuple[Collection[str], ...]:
+    """Both lists as the packages ship them: lowercase sets (tests/verification check it), looked
+    up in turn rather than merged, so a bulk run does not pay for copying 60,000 names."""
+    return disposable_email_domains.blocklist, MailChecker.blacklist
+
+
 @cache
-def _disposable_sets() -> tuple[frozenset[str], frozenset[str]]:
-    block = frozenset(d.lower() for d in disposable_email_domains.blocklist)
-    allow = frozenset(d.lower() for d in disposable_email_domains.allowlist)
-    return block, allow
+def _always_allowed() -> frozenset[str]:
+    return frozenset(disposable_email_domains.allowlist) | _FREE
 
 
 def registrable_domain(ascii_domain: str) -> str | None:
@@ -182,28 +193,53 @@ def registrable_domain(ascii_domain: str) -> str | None:
     return result
 
 
+@cache
+def _tlds() -> frozenset[str]:
+    """The top-level domains in the PSL's ICANN section, read from the file the package ships.
+
+    Cheaper than building a second PublicSuffixList for one question, and a bulk run asks it of
+    every domain.
+    """
+    text = (Path(publicsuffixlist.__file__).parent / "public_suffix_list.dat").read_text("utf-8")
+    found = set()
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("// ===END ICANN DOMAINS==="):
+            break
+        if line and not line.startswith(("//", "!")):
+            tld = line.rsplit(".", 1)[-1]
+            found.add(tld)
+            if not tld.isascii():
+                try:  # Python's own IDNA codec is fast and right for every TLD but a few
+                    found.add(tld.encode("idna").decode("ascii"))
+                except UnicodeError:
+                    found.add(idna.encode(tld).decode("ascii"))
+    return frozenset(found)
+
+
 @lru_cache(maxsize=4096)
 def is_known_tld(ascii_domain: str) -> bool:
     """Whether the domain's top-level label exists in the PSL (``com`` yes, ``con`` no)."""
-    tld = ascii_domain.lower().rsplit(".", 1)[-1]
-    return bool(_strict_psl().is_public(tld))
+    return ascii_domain.lower().rstrip(".").rsplit(".", 1)[-1] in _tlds()
 
 
-@cache
-def _strict_psl() -> PublicSuffixList:
-    return PublicSuffixList(accept_unknown=False)
+def _listed(domain: str, lists: tuple[Collection[str], ...]) -> str | None:
+    """The entry of one of ``lists`` that ``domain`` falls under, or None.
 
-
-def _candidates(ascii_domain: str) -> Iterable[str]:
-    """The domain and each parent down to (and including) the registrable domain."""
-    domain = ascii_domain.lower()
-    stop = registrable_domain(domain) or domain
+    Only a parent match needs the PSL (is that parent a registrable domain, not a public suffix
+    someone listed by mistake?), so the common case costs a set lookup per label.
+    """
     labels = domain.split(".")
-    for i in range(len(labels)):
+    for i in range(len(labels) - 1):
         candidate = ".".join(labels[i:])
-        yield candidate
-        if candidate == stop:
-            return
+        if any(candidate in entries for entries in lists):
+            if i == 0:
+                return candidate
+            stop = registrable_domain(domain)
+            if stop is not None and len(candidate) >= len(stop):
+                return candidate
+            return None
+    return None
 
 
 @lru_cache(maxsize=65536)
@@ -214,13 +250,13 @@ def is_disposable(
     allow: frozenset[str] = frozenset(),
 ) -> bool:
     """Whether mail to this domain goes to a throwaway inbox; ``allow`` wins over every list."""
-    block, package_allow = _disposable_sets()
-    for candidate in _candidates(ascii_domain):
-        if candidate in allow or candidate in package_allow:
-            return False
-        if candidate in block or candidate in extra_block:
-            return True
-    return False
+    domain = ascii_domain.lower().rstrip(".")
+    if _listed(domain, (_always_allowed(), allow)):
+        return False
+    return _listed(domain, (*_blocklists(), extra_block)) is not None
+
+
+_SEPARATORS = str.maketrans("", "", ".-_")
 
 
 def role_kind(local: str) -> str | None:
@@ -228,7 +264,7 @@ def role_kind(local: str) -> str | None:
     key = local.lower()
     if "+" in key:
         key = key.partition("+")[0]
-    key = key.replace(".", "").replace("-", "").replace("_", "").strip('"')
+    key = key.translate(_SEPARATORS).strip('"')
     if key in ROLE_HARD or key.startswith(("noreply", "donotreply")):
         return "hard"
     if key in ROLE_SOFT:
@@ -241,21 +277,37 @@ def is_free(ascii_domain: str) -> bool:
 
 
 def _licence(package: str) -> str:
+    from importlib import metadata
+
     meta = metadata.metadata(package)
     found = (meta.get_all("License-Expression") or []) + (meta.get_all("License") or [])
     return str(found[0]) if found else "see the package"
 
 
 def sources() -> dict[str, dict[str, str]]:
-    """Where each list comes from and which version is loaded (for docs and ``/v1/verify`` debugging)."""
-    block, allow = _disposable_sets()
+    """Where each list comes from and which version is loaded (``optin verify --version-info``)."""
+    from importlib import metadata
+
+    block = set(disposable_email_domains.blocklist) | set(MailChecker.blacklist)
     return {
         "disposable": {
             "source": "PyPI disposable-email-domains (github.com/disposable-email-domains/"
             "disposable-email-domains), blocklist and allowlist",
             "version": metadata.version("disposable-email-domains"),
-            "entries": f"{len(block)} blocked, {len(allow)} allowed",
+            "entries": f"{len(disposable_email_domains.blocklist)} blocked,"
+            f" {len(disposable_email_domains.allowlist)} allowed",
             "licence": _licence("disposable-email-domains"),
+        },
+        "disposable_mailchecker": {
+            "source": "PyPI mailchecker (github.com/FGRibreau/mailchecker), its blacklist",
+            "version": metadata.version("mailchecker"),
+            "entries": f"{len(MailChecker.blacklist)} blocked",
+            "licence": "MIT (package classifier)",
+        },
+        "disposable_combined": {
+            "source": "the two lists above; their allowlist and our free providers win",
+            "version": f"{metadata.version('disposable-email-domains')}+{metadata.version('mailchecker')}",
+            "entries": f"{len(block)} blocked, {len(_always_allowed())} never blocked",
         },
         "public_suffix": {
             "source": "PyPI publicsuffixlist (github.com/ko-zu/psl), bundled publicsuffix.org list",

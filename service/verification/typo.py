@@ -8,6 +8,7 @@ working MX that merely looks close to a provider (``live.it``, ``proton.de``, ``
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import cache, lru_cache
 
 from service.verification.lists import FREE_PROVIDERS, is_known_tld
@@ -90,10 +91,23 @@ def _allowed(target: str) -> float:
     return 1.0 if len(target) > 6 else 0.5
 
 
+@cache
+def _letters() -> dict[str, Counter[str]]:
+    return {provider: Counter(provider) for provider in FREE_PROVIDERS}
+
+
+def _far_apart(typed: Counter[str], target: Counter[str], allowed: float) -> bool:
+    """A cheap lower bound on :func:`keyboard_distance`: every edit costs at least 0.5 and moves
+    at most one letter in or out of each side, so letters only one side has bound the cost."""
+    return max(sum((typed - target).values()), sum((target - typed).values())) * 0.5 > allowed
+
+
 def _closest_provider(domain: str) -> str | None:
     best: tuple[float, str] | None = None
+    typed = Counter(domain)
+    letters = _letters()
     for provider in FREE_PROVIDERS:
-        if abs(len(provider) - len(domain)) > 2:
+        if abs(len(provider) - len(domain)) > 2 or _far_apart(typed, letters[provider], _allowed(provider)):
             continue
         distance = keyboard_distance(domain, provider)
         if distance <= _allowed(provider) and (best is None or distance < best[0]):
@@ -115,6 +129,14 @@ def _fix_tld(domain: str) -> str | None:
 
 def is_known_typo(domain: str) -> bool:
     return domain.lower() in KNOWN_TYPOS
+
+
+def resembles_provider(domain: str) -> bool:
+    """Whether ``domain`` is one slip away from a big provider (and is not one itself)."""
+    return _suggest(domain.lower().rstrip(".")) in _PROVIDERS
+
+
+_PROVIDERS = frozenset(FREE_PROVIDERS)
 
 
 def suggest_domain(domain: str) -> str | None:

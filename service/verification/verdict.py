@@ -79,6 +79,38 @@ class Verdict:
     elapsed_ms: float = 0.0
     domain: str | None = None
 
+    @classmethod
+    def quick(
+        cls,
+        input: str,
+        normalized: str | None,
+        status: Status,
+        decision: Decision,
+        reasons: tuple[str, ...],
+        flags: frozenset[str],
+        suggestion: str | None,
+        message: str,
+        elapsed_ms: float,
+        domain: str | None,
+    ) -> Verdict:
+        """The same object as ``Verdict(...)``, built several times faster: the warm-cache path of a
+        bulk run builds one per address, and a frozen dataclass's ``__init__`` sets each field
+        through ``object.__setattr__``. Fields are stored exactly as ``__init__`` stores them."""
+        verdict = object.__new__(cls)
+        verdict.__dict__.update(
+            input=input,
+            normalized=normalized,
+            status=status,
+            decision=decision,
+            reasons=reasons,
+            flags=flags,
+            suggestion=suggestion,
+            message=message,
+            elapsed_ms=elapsed_ms,
+            domain=domain,
+        )
+        return verdict
+
     def to_json(self) -> dict[str, Any]:
         return {
             "input": self.input,

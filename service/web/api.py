@@ -164,7 +164,7 @@ async def form_config(request: Request) -> Response:
 async def health(request: Request) -> Response:
     """The human summary: outbox, connectors, and whether DNS works (it decides every signup)."""
     svc = services(request)
-    counts = await svc.store.job_counts()
+    counts = await svc.store.outbox_waiting()
     resolver: ResolverWatch | None = getattr(request.app.state, "resolver", None)
     dns = resolver.health if resolver is not None else ResolverHealth("unchecked")
     return JSONResponse(

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import InputError
 
@@ -20,15 +21,97 @@ def wants_html(request: Request) -> bool:
     return content_type.startswith(FORM_TYPES) and "application/json" not in accept
 
 
+def too_large(limit: int) -> str:
+    return f"the request body is larger than {limit} bytes"
+
+
+class BodyTooLarge(InputError):
+    """Raised from ``receive`` once a request's body passes the limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(too_large(limit), status=413)
+
+
+class BodyLimit:
+    """Caps every request body at ``limit`` bytes, whichever route reads it and however.
+
+    A declared Content-Length over the limit is answered 413 before the route runs. A body sent in
+    chunks is counted as the route reads it: past the limit, ``receive`` raises
+    :class:`BodyTooLarge` (an InputError, so routes that answer those answer 413 themselves) and
+    whatever else the route answers is replaced by a 413. Nothing past the limit is read, and the
+    server closes the connection rather than drain the rest.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
+        if declared.isdigit():
+            if int(declared) > self.limit:
+                await self._refuse(scope, send)
+                return
+            # The server delivers exactly the declared length and no more: nothing to count.
+            await self.app(scope, receive, send)
+            return
+        received = 0
+        over = False
+        answer: str | None = None  # whose response goes out: "route" or "ours"
+
+        async def counted() -> Message:
+            nonlocal received, over
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    over = True
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal answer
+            if message["type"] == "http.response.start":
+                answer = "ours" if over and message["status"] != 413 else "route"
+                if answer == "ours":
+                    await self._refuse(scope, send)
+            if answer == "route":
+                await send(message)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except BodyTooLarge:
+            pass  # nothing past the limit was read; the answer is below (or already out)
+        if over and answer is None:
+            await self._refuse(scope, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        message = too_large(self.limit)
+        if scope["path"].startswith("/v1/"):
+            body, media = json.dumps({"error": message, "field": None}).encode(), b"application/json"
+        else:
+            body, media = message.encode(), b"text/plain; charset=utf-8"
+        headers = [
+            (b"content-type", media),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise InputError(f"the request body is larger than {limit} bytes", status=413)
+        raise InputError(too_large(limit), status=413)
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > limit:
-            raise InputError(f"the request body is larger than {limit} bytes", status=413)
+            raise InputError(too_large(limit), status=413)
     return bytes(body)
 
 
@@ -37,13 +120,51 @@ async def read_fields(request: Request, limit: int) -> dict[str, Any]:
     return parse_fields(await read_body(request, limit), request.headers.get("content-type", ""))
 
 
+MAX_JSON_DEPTH = 16  # a signup is flat; a hook envelope is three levels deep
+
+
+def load_json(raw: bytes) -> Any:
+    """Parse a JSON body into values that are safe to store, render and send.
+
+    Refused with a 400: invalid JSON, nesting deeper than :data:`MAX_JSON_DEPTH` (a 2 KB body of
+    ``[`` would exhaust the parser's recursion), and lone UTF-16 surrogates (JSON may spell
+    ``"\\ud800"``; no database, page or email can hold one).
+    """
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InputError("the body is not valid JSON (or is nested too deeply)", status=400) from None
+    pending: list[tuple[Any, int]] = [(data, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise InputError(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep", status=400)
+        if isinstance(value, str):
+            _check_unicode(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                _check_unicode(key)
+                pending.append((item, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+    return data
+
+
+def _check_unicode(text: str) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            "the body holds text that is not valid Unicode (a lone surrogate such as \\ud800)", status=400
+        ) from None
+
+
 def parse_fields(raw: bytes, content_type_header: str) -> dict[str, Any]:
     content_type = content_type_header.split(";")[0].strip().lower()
     if content_type == "application/json" or (not content_type and raw.lstrip().startswith(b"{")):
-        try:
-            data = json.loads(raw or b"null")
-        except (ValueError, UnicodeDecodeError):
-            raise InputError("the body is not valid JSON", status=400) from None
+        data = load_json(raw)
         if not isinstance(data, dict):
             raise InputError('the JSON body must be an object such as {"email": "..."}', status=400)
         return data
@@ -77,7 +198,11 @@ def text_field(data: dict[str, Any], name: str, *, max_length: int = 500) -> str
     return value
 
 
-def truthy(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    return isinstance(value, str) and value.strip().lower() in ("1", "true", "on", "yes", "y")
+def truthy(value: object, name: str = "consent") -> bool:
+    """A form's checkbox: true, or "1", "true", "on", "yes", "y"; absent, false or other text is
+    no. Any other type breaks the documented schema and is refused (422)."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be true, false or text", field=name)
+    return value.strip().lower() in ("1", "true", "on", "yes", "y")

@@ -1,20 +1,71 @@
-"""Who is asking: the client's IP, taking X-Forwarded-For only from configured proxies."""
+"""Who is asking: the client's IP, taking X-Forwarded-For only from configured proxies.
+
+Only ``server.trusted_proxies`` decides: the server itself must not rewrite the client address
+(uvicorn runs with ``proxy_headers=False``; see README, "Abuse, privacy and security").
+"""
 
 from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
 
 from starlette.requests import Request
 
 from service.web.context import services
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@lru_cache(maxsize=16)
+def _networks(trusted: tuple[str, ...]) -> tuple[Network, ...]:
+    """The proxies' addresses (check-config refuses anything else) as one-address networks."""
+    networks = []
+    for entry in trusted:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            continue
+    return tuple(networks)
+
+
+def parse_ip(text: str) -> Address | None:
+    """An address as a proxy or a socket writes it ("[::1]:443", "1.2.3.4:80" allowed), IPv4-mapped
+    IPv6 read as the IPv4 it is; None if it is not one."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _trusted(ip: Address, networks: tuple[Network, ...]) -> bool:
+    return any(ip.version == net.version and ip in net for net in networks)
+
 
 def client_ip(request: Request) -> str | None:
-    peer = request.client.host if request.client else None
-    trusted = services(request).settings.server.trusted_proxies
-    if peer is None or peer not in trusted:
-        return peer
+    peer_text = request.client.host if request.client else None
+    if peer_text is None:
+        return None
+    peer = parse_ip(peer_text)
+    if peer is None:
+        return peer_text
+    networks = _networks(services(request).settings.server.trusted_proxies)
+    if not _trusted(peer, networks):
+        return str(peer)
     # The right-most address a trusted proxy did not add is the client (earlier ones can be forged).
-    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    hops = [h for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
     for hop in reversed(hops):
-        if hop not in trusted:
-            return hop
-    return peer
+        ip = parse_ip(hop)
+        if ip is None:
+            break  # not an address: the proxy chain is broken here, so trust no further
+        if not _trusted(ip, networks):
+            return str(ip)
+    return str(peer)

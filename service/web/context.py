@@ -16,6 +16,7 @@ from service.render import Renderer
 from service.settings import Settings
 from service.signup import SignupService
 from service.store import Store
+from service.store.reports import Reports
 from service.tokens import Tokens
 from service.verification import Verifier
 
@@ -35,6 +36,7 @@ class Services:
     verify_limit: MinuteCounter
     codes: SignupCodes
     status_limit: MinuteCounter
+    reports: Reports
 
 
 def services(request: Request) -> Services:

@@ -39,13 +39,14 @@ class FormCors:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        headers = dict((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
-        origin = headers.get("origin")
-        if origin is None:  # not a browser cross-origin call: server-to-server, curl, same-origin GET
+        raw_origin = next((v for k, v in scope["headers"] if k == b"origin"), None)
+        if raw_origin is None:  # not a browser cross-origin call: server-to-server, curl, same-origin GET
             await self.app(scope, receive, send)
             return
+        origin = raw_origin.decode("latin-1")
         ok = self.allowed(scope["path"], scope.get("query_string", b"").decode("latin-1"), origin)
-        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+        preflight = any(k == b"access-control-request-method" for k, _ in scope["headers"])
+        if scope["method"] == "OPTIONS" and preflight:
             await _preflight(send, origin, ok)
             return
         if not ok:

@@ -67,8 +67,31 @@ SIGNUP_FIELDS: dict[str, Any] = {
         "first_name": {"type": "string", "maxLength": 200},
         "last_name": {"type": "string", "maxLength": 200},
         "language": {"type": "string", "maxLength": 20},
-        "consent": {"type": ["boolean", "string"]},
+        "consent": {"type": ["boolean", "string", "null"]},
         "page_url": {"type": "string", "maxLength": 2000},
+        "optin_hp": {
+            "type": ["string", "null"],
+            "maxLength": 0,
+            "description": "The honeypot: absent, null or empty; anything else is refused",
+        },
+        "optin_ts": {
+            "type": "string",
+            "description": "The fill-time token from /v1/forms/{form_id}/challenge, when the form's policy asks for one",
+        },
+        "altcha": {
+            "type": ["string", "object"],
+            "description": "The solved ALTCHA challenge (base64 JSON, or the object), when the form's policy asks for one",
+        },
+    },
+}
+# A form post carries text only: no null, no object.
+SIGNUP_FORM_FIELDS: dict[str, Any] = {
+    **SIGNUP_FIELDS,
+    "properties": {
+        **SIGNUP_FIELDS["properties"],
+        "consent": {"type": "string"},
+        "optin_hp": {**SIGNUP_FIELDS["properties"]["optin_hp"], "type": "string"},
+        "altcha": {**SIGNUP_FIELDS["properties"]["altcha"], "type": "string"},
     },
 }
 VERDICT: dict[str, Any] = {
@@ -134,7 +157,13 @@ def document() -> dict[str, Any]:
                                 "schema": {
                                     "type": "object",
                                     "required": ["email"],
-                                    "properties": {"email": {"type": "string"}, "form": {"type": "string"}},
+                                    "properties": {
+                                        "email": {"type": "string"},
+                                        "form": {
+                                            "type": ["string", "null"],
+                                            "description": "A form's id, whose policy applies; absent or null: the default policy",
+                                        },
+                                    },
                                 }
                             }
                         },
@@ -166,7 +195,7 @@ def document() -> dict[str, Any]:
                     "parameters": [FORM_ID],
                     "requestBody": {
                         "required": True,
-                        "content": {JSON: {"schema": SIGNUP_FIELDS}, FORM: {"schema": SIGNUP_FIELDS}},
+                        "content": {JSON: {"schema": SIGNUP_FIELDS}, FORM: {"schema": SIGNUP_FORM_FIELDS}},
                     },
                     "responses": {
                         "202": _json(

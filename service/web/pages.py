@@ -122,6 +122,16 @@ async def unsubscribe_submit(request: Request) -> Response:
     )
 
 
+async def confirm(request: Request) -> Response:
+    """``/confirm/{token}``: one route, so a 405 names every method it takes."""
+    return await (confirm_submit if request.method == "POST" else confirm_page)(request)
+
+
+async def unsubscribe(request: Request) -> Response:
+    """``/unsubscribe/{token}``: one route, so a 405 names every method it takes."""
+    return await (unsubscribe_submit if request.method == "POST" else unsubscribe_page)(request)
+
+
 async def thanks(request: Request) -> Response:
     form = services(request).settings.forms.get(request.query_params.get("form", ""))
     language = page_language(request, form.language if form else None)

@@ -8,6 +8,7 @@ stays the human summary.
 from __future__ import annotations
 
 import asyncio
+import os
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,7 +17,7 @@ READY_TIMEOUT = 5.0
 
 
 async def livez(request: Request) -> Response:
-    return JSONResponse({"status": "alive", "role": request.app.state.role})
+    return JSONResponse({"status": "alive", "role": request.app.state.role, "pid": os.getpid()})
 
 
 async def readyz(request: Request) -> Response:

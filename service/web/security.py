@@ -18,13 +18,15 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        extra = self.extra
+
         async def add_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *(h for h in self.extra if h[0] not in present),
-                ]
+                headers = list(message.get("headers", []))
+                # Header names from Starlette and our handlers are lower-case bytes already.
+                present = {name for name, _ in headers}
+                headers.extend(h for h in extra if h[0] not in present)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, add_headers)

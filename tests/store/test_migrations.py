@@ -209,7 +209,7 @@ async def test_serve_refuses_a_schema_newer_than_it_knows(db_url: str, tmp_path:
     )
     await store.close()
     config = _write_config(tmp_path, db_url)
-    for command in (["serve", "--port", "1"], ["outbox"], ["migrate"]):
+    for command in (["serve", "--port", "1"], ["check-config"], ["outbox"], ["migrate"]):
         code, out = await optin("--config", config, *command)
         assert code == 2, out
         assert "schema is at version 99, newer than this optin knows" in out
@@ -223,6 +223,8 @@ async def test_postgresql_waits_for_optin_migrate_unless_auto_migrate(
     config = _write_config(tmp_path, url)
     code, out = await optin("--config", config, "serve", "--port", "1")
     assert code == 2 and "run `optin migrate`" in out and "Traceback" not in out
+    code, out = await optin("--config", config, "check-config")
+    assert code == 2 and "the database is empty: run `optin migrate`" in out
 
     code, out = await optin("--config", config, "migrate", "--dry-run")
     assert code == 0 and "CREATE TABLE contacts" in out and "-- migration 0003" in out
@@ -232,6 +234,9 @@ async def test_postgresql_waits_for_optin_migrate_unless_auto_migrate(
     assert code == 0 and "applied 0001 initial" in out and f"→ {migrate.latest('postgresql')}" in out
     code, out = await optin("--config", config, "migrate")
     assert code == 0 and "nothing to do" in out
+    code, out = await optin("--config", config, "check-config")
+    latest = migrate.latest("postgresql")
+    assert code == 0 and f"database check: reachable, schema version {latest} (current)" in out
 
 
 def test_two_instances_migrating_at_once_apply_each_migration_once(postgres: Cluster) -> None:

@@ -28,7 +28,7 @@ async def test_a_web_process_queues_jobs_and_only_a_worker_runs_them(
         assert (
             await http.post(SUBSCRIBE, json={"email": "ann@example.org", "consent": True})
         ).status_code == 202
-        assert (await http.get("/livez")).json() == {"status": "alive", "role": "web"}
+        assert (await http.get("/livez")).json()["role"] == "web"
         assert (await http.get("/readyz")).json() == {"status": "ready", "role": "web"}
         await asyncio.sleep(1.5)
         assert starttls_relay.messages == []  # queued, durably, and not sent by a web process

@@ -83,17 +83,28 @@ async def serve(
     sock: socket.socket | None = None,
     role: Role = "all",
     clock: Callable[[], float] = time.time,
+    *,
+    public_host: str | None = None,
+    certfile: str | None = None,
 ) -> AsyncIterator[tuple[str, Settings]]:
     """The app on a loopback port, bound first so the settings' public URL (used in emailed
     links) is the real one. Pass ``sock`` to choose the port in advance (a service that is down,
-    then up, at one URL), ``clock`` to move its time on (tests.support.clock)."""
+    then up, at one URL), ``clock`` to move its time on (tests.support.clock). With ``certfile``
+    (key and certificate in one PEM) it speaks HTTPS, and ``public_host`` names it in the URL (a
+    name the test DNS zone resolves to loopback)."""
     own = sock is None
     sock = sock or bound_socket(host)
-    url = f"http://{host}:{sock.getsockname()[1]}"
+    url = f"{'https' if certfile else 'http'}://{public_host or host}:{sock.getsockname()[1]}"
     settings = configure(url)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, role, clock), log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        create_app(settings, role, clock),
+        log_level="warning",
+        lifespan="on",
+        ssl_certfile=certfile,
+        ssl_keyfile=certfile,
+        proxy_headers=False,
     )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

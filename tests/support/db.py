@@ -18,3 +18,14 @@ def rows(db_url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, .
 
     with psycopg.connect(db_url, autocommit=True) as conn:
         return [tuple(r) for r in conn.execute(pg_sql(sql), tuple(params)).fetchall()]
+
+
+def execute(db_url: str, sql: str, params: Sequence[Any] = ()) -> int:
+    """Run one change on the database at ``db_url`` (a test moving time forward); rows changed."""
+    if db_url.startswith("sqlite:///"):
+        with sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=10) as db:
+            return db.execute(sql, tuple(params)).rowcount
+    import psycopg
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        return conn.execute(pg_sql(sql), tuple(params)).rowcount

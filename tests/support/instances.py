@@ -25,6 +25,7 @@ class Instance:
     log: Path
     env: dict[str, str] = field(default_factory=dict)
     proc: asyncio.subprocess.Process | None = None
+    extra: list[str] = field(default_factory=list)  # more `serve` options
 
     @property
     def url(self) -> str:
@@ -36,6 +37,7 @@ class Instance:
                 sys.executable,
                 *["-m", "service", "--config", str(self.config), "serve", "--role", self.role],
                 *["--port", str(self.port)],
+                *self.extra,
                 cwd=REPO,
                 env={**os.environ, **self.env},
                 stdout=log,

@@ -24,6 +24,7 @@ class Relay:
     rcpt_reply: str | None = None
     delay: float = 0.0
     messages: list[EmailMessage] = field(default_factory=list)
+    raws: list[bytes] = field(default_factory=list)  # each message's bytes exactly as received
     # What the SMTP envelope said, beside each message: (MAIL FROM, RCPT TO addresses).
     envelopes: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     attempts: int = 0
@@ -54,6 +55,7 @@ class Relay:
             parsed = message_from_bytes(raw, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)
+        self.raws.append(raw)
         self.envelopes.append((str(envelope.mail_from), tuple(envelope.rcpt_tos)))
         return "250 Message accepted"
 

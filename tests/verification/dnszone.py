@@ -1,11 +1,13 @@
 """A real DNS server (dnslib, UDP and TCP) on 127.0.0.1 serving the verification test zone.
 
-Addresses in answers are documentation (TEST-NET, 2001:db8::/32) or public-looking addresses; no
-test ever sends traffic to them, only DNS queries to this loopback server.
+Addresses in answers are public-looking (mail servers must have global addresses: documentation
+ranges such as TEST-NET are not) or private; no test ever sends traffic to them, only DNS queries
+to this loopback server.
 """
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
@@ -16,6 +18,8 @@ from typing import Any
 from dnslib import QTYPE, RCODE, RR
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
+from service.mail.dkim import DkimKey, generate
+
 TTL = 300
 SOA = "ns.zone.invalid. hostmaster.zone.invalid. 1 3600 600 86400 60"
 
@@ -23,6 +27,107 @@ SOA = "ns.zone.invalid. hostmaster.zone.invalid. 1 3600 600 86400 60"
 def _mx(domain: str, ip: str, *, pref: int = 10) -> dict[str, list[str]]:
     host = f"mx.{domain}"
     return {domain: [f"MX {pref} {host}."], host: [f"A {ip}"]}
+
+
+@dataclass(frozen=True)
+class ZoneKey:
+    pem: str
+    key: DkimKey
+
+
+@functools.cache
+def dkim_test_keys() -> dict[str, ZoneKey]:
+    """DKIM keys made once per test process (no private key is kept in the repository):
+    ``good`` (2048-bit RSA) signs for the sender-* domains, ``other`` is a key nobody signs with,
+    ``short`` a 1024-bit one, ``ed25519`` an Ed25519 one."""
+    made = {
+        "good": generate("rsa", 2048),
+        "other": generate("rsa", 2048),
+        "short": generate("rsa", 1024),
+        "ed25519": generate("ed25519"),
+    }
+    return {name: ZoneKey(pem, key) for name, (pem, key) in made.items()}
+
+
+def _txt(value: str) -> str:
+    """A TXT record, split into DNS strings of at most 255 characters (as a DNS host stores it)."""
+    return "TXT " + " ".join(f'"{value[i : i + 255]}"' for i in range(0, len(value), 255))
+
+
+RELAY_NAME = "relay.sender-ok.com"  # 127.0.0.1's reverse DNS, which resolves back to it
+SIGNUP_HOST = "signup.sender-ok.com"  # the public URL's host in the doctor's tests: 127.0.0.1
+
+
+def _sender_domain(domain: str, **changes: list[str] | None) -> dict[str, list[str]]:
+    """A sending domain set up well (MX, SPF covering 127.0.0.1, DMARC, the ``good`` DKIM key at
+    selector s1); ``changes`` replace its records by role (mx, spf, dmarc, dkim; None removes)."""
+    key = dkim_test_keys()["good"].key
+    roles: dict[str, list[str] | None] = {
+        "mx": [f"MX 10 mx.{domain}."],
+        "spf": ['TXT "v=spf1 ip4:127.0.0.1 ip4:198.51.100.50 -all"', 'TXT "google-site-verification=abc"'],
+        "dmarc": [f'TXT "v=DMARC1; p=reject; rua=mailto:dmarc@{domain}; adkim=r; aspf=r"'],
+        "dkim": [_txt(key.dns_value())],
+    }
+    roles.update(changes)
+    zone = {f"mx.{domain}": ["A 203.0.113.80"], domain: [*(roles["mx"] or []), *(roles["spf"] or [])]}
+    if roles["dmarc"]:
+        zone[f"_dmarc.{domain}"] = roles["dmarc"]
+    if roles["dkim"]:
+        zone[f"s1._domainkey.{domain}"] = roles["dkim"]
+    return zone
+
+
+def deliverability_zone() -> dict[str, list[str]]:
+    """Sending domains for `optin doctor`: one set up well, and one broken in each way."""
+    keys = dkim_test_keys()
+    lookups = [f"include:i{n}.sender-spf-lookups.com" for n in range(1, 12)]
+    zone: dict[str, list[str]] = {
+        "1.0.0.127.in-addr.arpa": [f"PTR {RELAY_NAME}."],
+        RELAY_NAME: ["A 127.0.0.1"],
+        "2.0.0.127.in-addr.arpa": ["PTR relay.wrong-ptr.com."],  # which does not resolve back
+        "relay.wrong-ptr.com": ["A 198.51.100.77"],
+        SIGNUP_HOST: ["A 127.0.0.1"],
+        "signup.elsewhere-links.com": ["A 127.0.0.1"],
+    }
+    zone.update(_sender_domain("sender-ok.com"))
+    zone["ed1._domainkey.sender-ok.com"] = [_txt(keys["ed25519"].key.dns_value())]
+    zone.update(_sender_domain("sender-null-mx.com", mx=["MX 0 ."]))
+    zone.update(_sender_domain("sender-no-mx.com", mx=None))
+    zone.update(_sender_domain("sender-no-spf.com", spf=None))
+    zone.update(
+        _sender_domain(
+            "sender-two-spf.com",
+            spf=['TXT "v=spf1 ip4:127.0.0.1 -all"', 'TXT "v=spf1 include:spf.mailjet.com -all"'],
+        )
+    )
+    zone.update(_sender_domain("sender-plus-all.com", spf=['TXT "v=spf1 ip4:127.0.0.1 +all"']))
+    zone.update(
+        _sender_domain("sender-spf-lookups.com", spf=[_txt(f"v=spf1 {' '.join(lookups)} ip4:127.0.0.1 -all")])
+    )
+    zone.update(
+        {f"i{n}.sender-spf-lookups.com": ['TXT "v=spf1 ip4:203.0.113.99 -all"'] for n in range(1, 12)}
+    )
+    zone.update(_sender_domain("sender-spf-miss.com", spf=['TXT "v=spf1 ip4:198.51.100.50 -all"']))
+    zone.update(_sender_domain("sender-no-dmarc.com", dmarc=None))
+    zone.update(_sender_domain("sender-dmarc-none.com", dmarc=['TXT "v=DMARC1; p=none"']))
+    zone.update(
+        _sender_domain(
+            "sender-two-dmarc.com",
+            dmarc=['TXT "v=DMARC1; p=reject; rua=mailto:a@sender-two-dmarc.com"', 'TXT "v=DMARC1; p=none"'],
+        )
+    )
+    zone.update(
+        _sender_domain(
+            "sender-adkim-strict.com",
+            dmarc=['TXT "v=DMARC1; p=reject; rua=mailto:d@sender-adkim-strict.com; adkim=s"'],
+        )
+    )
+    zone["s1._domainkey.mail.sender-adkim-strict.com"] = [_txt(keys["good"].key.dns_value())]
+    zone.update(_sender_domain("sender-no-dkim.com", dkim=None))
+    zone.update(_sender_domain("sender-dkim-other.com", dkim=[_txt(keys["other"].key.dns_value())]))
+    zone.update(_sender_domain("sender-dkim-short.com", dkim=[_txt(keys["short"].key.dns_value())]))
+    zone.update(_sender_domain("sender-dkim-revoked.com", dkim=['TXT "v=DKIM1; k=rsa; p="']))
+    return zone
 
 
 def build_zone() -> dict[str, list[str]]:
@@ -53,18 +158,21 @@ def build_zone() -> dict[str, list[str]]:
         # real domains that merely look like providers: never "corrected"
         "live.it": "52.101.68.20",
         "proton.de": "81.169.145.100",
-        "uol.com": "198.51.100.60",
-        "terra.com": "198.51.100.61",
+        "uol.com": "93.184.216.60",
+        "terra.com": "93.184.216.61",
         "gmx.net": "212.227.17.7",
         # a typo domain that is registered and has MX (a typosquatter)
-        "yahooo.com": "198.51.100.66",
-        "mailinator.com": "198.51.100.70",
-        "example.org": "203.0.113.8",
-        "mx-ok.com": "203.0.113.10",
-        "cache-positive.com": "203.0.113.11",
-        "dedupe.com": "203.0.113.12",
-        "catch-all.com": "203.0.113.14",
-        "xn--mnchen-3ya.de": "203.0.113.13",
+        "yahooo.com": "93.184.216.66",
+        "mailinator.com": "93.184.216.70",
+        # on disposable lists, yet one slip from gmail.com and with its own mail servers
+        "cmail.com": "93.184.216.71",
+        "burnermail.io": "93.184.216.72",
+        "example.org": "93.184.217.8",
+        "mx-ok.com": "93.184.217.10",
+        "cache-positive.com": "93.184.217.11",
+        "dedupe.com": "93.184.217.12",
+        "catch-all.com": "93.184.217.14",
+        "xn--mnchen-3ya.de": "93.184.217.13",
     }
     for domain, ip in providers.items():
         zone.update(_mx(domain, ip))
@@ -72,8 +180,8 @@ def build_zone() -> dict[str, list[str]]:
     zone["alt1.gmail-smtp-in.l.google.com"] = ["A 142.250.150.26", "AAAA 2a00:1450:4010:c1c::1a"]
     zone.update(
         {
-            "null-mx.com": ["MX 0 .", "A 203.0.113.30"],
-            "a-only-public.com": ["A 203.0.113.20"],
+            "null-mx.com": ["MX 0 .", "A 93.184.217.30"],
+            "a-only-public.com": ["A 93.184.217.20"],
             "a-only-private.com": ["A 10.1.2.3"],
             "no-mail.com": ["TXT hello"],
             "mx-unresolvable.com": ["MX 10 mx.nowhere-host.com."],
@@ -82,10 +190,10 @@ def build_zone() -> dict[str, list[str]]:
             "mx-private.com": ["MX 10 mx.mx-private.com."],
             "mx.mx-private.com": ["A 192.168.1.10", "AAAA fd00::25"],
             "mx-v6only.com": ["MX 10 mx.mx-v6only.com."],
-            "mx.mx-v6only.com": ["AAAA 2001:db8::25"],
+            "mx.mx-v6only.com": ["AAAA 2606:2800:21f::25"],
             "mx-backup.com": ["MX 10 mx1.mx-backup.com.", "MX 20 mx2.mx-backup.com."],
             "mx1.mx-backup.com": ["A 127.0.0.1"],
-            "mx2.mx-backup.com": ["A 198.51.100.25"],
+            "mx2.mx-backup.com": ["A 93.184.216.25"],
             "mx-host-servfail.com": ["MX 10 mx.servfail.com."],
             "mx-host-slow.com": ["MX 10 mx.slow.com."],
             "gmial.com": ["TXT parked"],  # registered, no MX, no A
@@ -93,6 +201,7 @@ def build_zone() -> dict[str, list[str]]:
             "slow.com": [],
         }
     )
+    zone.update(deliverability_zone())
     return zone
 
 

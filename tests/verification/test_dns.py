@@ -105,9 +105,13 @@ def test_nameserver_specs() -> None:
 @pytest.mark.parametrize(
     ("ip", "routable"),
     [
-        ("203.0.113.5", True),
+        ("93.184.217.5", True),
         ("142.250.102.27", True),
-        ("2001:db8::1", True),
+        ("2606:2800:21f::25", True),
+        ("203.0.113.5", False),  # documentation ranges are not on the Internet
+        ("2001:db8::1", False),
+        ("198.18.0.1", False),
+        ("64:ff9b::7f00:1", False),
         ("127.0.0.1", False),
         ("10.0.0.1", False),
         ("172.20.0.1", False),

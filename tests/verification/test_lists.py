@@ -54,7 +54,14 @@ def test_free_providers_and_tlds() -> None:
 
 def test_sources_name_each_list_with_its_version() -> None:
     found = sources()
-    assert set(found) == {"disposable", "public_suffix", "role", "free"}
+    assert set(found) == {
+        "disposable",
+        "disposable_mailchecker",
+        "disposable_combined",
+        "public_suffix",
+        "role",
+        "free",
+    }
     assert found["disposable"]["version"].startswith("0.0.")
     assert "disposable-email-domains" in found["disposable"]["source"]
     assert all(entry["version"] for entry in found.values())

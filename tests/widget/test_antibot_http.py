@@ -169,6 +169,17 @@ async def test_widget_files_are_versioned_cached_and_gzipped(
         assert (await http.get(f"/widget/{version}/harness.py")).status_code == 404
         for lang in ("en", "fr", "es", "de"):
             assert (await http.get(f"/widget/{version}/i18n/{lang}.json")).json()["submit"]
+        # A browser asking again with what it has gets "304 Not Modified" and no body, per encoding.
+        for encoding in ("gzip", "identity"):
+            first = await http.get("/widget.js", headers={"Accept-Encoding": encoding})
+            etag = first.headers["etag"]
+            again = await http.get("/widget.js", headers={"Accept-Encoding": encoding, "If-None-Match": etag})
+            assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+            stale = await http.get(
+                "/widget.js", headers={"Accept-Encoding": encoding, "If-None-Match": '"old"'}
+            )
+            assert stale.status_code == 200 and stale.content == first.content
+        assert first.headers["etag"] != script.headers["etag"]  # gzip and plain are different bytes
 
 
 async def test_the_main_script_fits_the_size_budget_as_served(
@@ -197,7 +208,7 @@ def test_policy_settings_are_checked_in_words() -> None:
             {"honeypots": True, "altcha": "yes", "min_fill_seconds": -1, "altcha_max_number": 10}
         )
     assert bad.value.problems == [
-        "unknown antibot setting 'honeypots'; expected one of: altcha, altcha_max_number, honeypot, "
+        "unknown antibot setting 'honeypots'; expected one of: altcha, altcha_max_number, challenges_per_ip_hour, honeypot, "
         "max_age_minutes, min_fill_seconds",
         "antibot setting 'altcha' must be true or false, not 'yes'",
         "antibot setting 'altcha_max_number' must be between 1,000 and 10,000,000 (the work a browser "

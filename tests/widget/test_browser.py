@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import uvicorn
 from playwright.async_api import (
@@ -384,6 +385,44 @@ async def test_a_form_overrides_the_widget_wording(
         await expect(s.page.get_by_label("Votre adresse")).to_be_visible()
         await s.open("en")  # other languages keep the built-in wording
         assert s.refused == []
+
+
+async def test_a_refused_address_solves_harder_challenges_and_a_retry_takes_fresh_proofs(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    """A person behind an address that bots made suspect: the widget solves the harder challenge;
+    when a submit is refused after its proofs were spent, the next one carries new ones."""
+    async with scene(starttls_relay, ca_file, db_url, nameserver) as s:
+        async with httpx.AsyncClient(base_url=s.service) as http:
+            trap = {"email": "bot@example.org", "consent": True, "optin_hp": "x"}
+            for _ in range(10):
+                assert (await http.post("/v1/forms/newsletter/subscribe", json=trap)).status_code == 400
+            hard = (await http.get("/v1/forms/newsletter/challenge")).json()["altcha"]
+            assert hard["maxnumber"] == 20 * 20_000
+
+        spoiled: list[str] = []
+
+        async def spoil_first_submit(route: Route) -> None:
+            # The first submit reaches the server with an address it refuses (after the guard
+            # spent its proofs), as when a check the widget could not make says no.
+            if route.request.method == "POST" and not spoiled:
+                spoiled.append(route.request.post_data or "")
+                body = {**json.loads(route.request.post_data or "{}"), "email": "ada@@example.org"}
+                await route.continue_(post_data=json.dumps(body))
+            else:
+                await route.continue_()
+
+        await s.page.route("**/v1/forms/newsletter/subscribe", spoil_first_submit)
+        await s.open()
+        await s.email().fill("ada@example.org")
+        await s.page.get_by_label(CONSENT).check()
+        await s.page.get_by_role("button", name="Subscribe").click()
+        await expect(s.email()).to_have_attribute("aria-invalid", "true", timeout=15_000)
+        await s.page.get_by_role("button", name="Subscribe").click()
+        await expect(s.page.get_by_role("status")).to_have_text(LABELS["en"]["success"], timeout=15_000)
+        first, second = s.submitted[-2:]
+        assert second["optin_ts"] != first["optin_ts"] and second["altcha"] != first["altcha"]
+        await wait_for(lambda: starttls_relay.to("ada@example.org"), what="the confirmation email")
 
 
 async def test_title_and_consent_in_the_visitors_language(
