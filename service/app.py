@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -19,6 +20,7 @@ from service.antibot import AntiBotGuard
 from service.antibot import http as antibot_http
 from service.antibot.watch import RefusalWatch
 from service.app_roles import Role
+from service.codes import SignupCodes
 from service.confirmation import Confirmations
 from service.connectors.base import Connector
 from service.connectors.builtin import BuiltinListConnector
@@ -120,6 +122,9 @@ def routes(settings: Settings, role: Role = "all") -> list[Route]:
         Route("/v1/verify", api.verify, methods=["POST"]),
         Route("/v1/forms/{form_id}", api.form_config),
         Route("/v1/forms/{form_id}/subscribe", api.subscribe, methods=["POST"]),
+        Route("/v1/forms/{form_id}/code", api.code, methods=["POST"]),
+        Route("/v1/forms/{form_id}/status", api.signup_status, methods=["POST"]),
+        Route("/v1/forms/{form_id}/resend", api.resend, methods=["POST"]),
         Route("/v1/hooks/{form_id}", hooks.receive, methods=["POST"]),
         Route("/v1/hooks/{form_id}/{url_token}", hooks.receive, methods=["POST"]),
         # ":path": an address may hold "/" (percent-encoded or not), and must still be found.
@@ -142,7 +147,9 @@ def routes(settings: Settings, role: Role = "all") -> list[Route]:
     return table
 
 
-def create_app(configured: Settings, role: Role = "all") -> Starlette:
+def create_app(configured: Settings, role: Role = "all", clock: Callable[[], float] = time.time) -> Starlette:
+    """``clock``: the time signups, codes, reminders and the outbox go by (tests move it on)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         verifier = Verifier(configured.verifier)
@@ -165,11 +172,12 @@ def create_app(configured: Settings, role: Role = "all") -> Starlette:
             log_template_warnings(settings, renderer, tokens)
         connectors = build_connectors(settings)
         mailer = build_mailer(settings, store, catcher)
-        delivery = Delivery(settings, store, mailer, connectors, renderer, tokens)
-        worker = OutboxWorker(store, settings.outbox, delivery.run, delivery.lane)
+        delivery = Delivery(settings, store, mailer, connectors, renderer, tokens, clock=clock)
+        worker = OutboxWorker(store, settings.outbox, delivery.run, delivery.lane, clock=clock)
         from service.web.context import Services
 
         antibot = AntiBotGuard.from_settings(settings, store)
+        confirmations = Confirmations(settings, store, tokens, worker.wake)
         app.state.antibot = antibot
         app.state.settings = settings
         app.state.verifier = verifier
@@ -179,12 +187,14 @@ def create_app(configured: Settings, role: Role = "all") -> Starlette:
             renderer=renderer,
             tokens=tokens,
             verifier=verifier,
-            signup=SignupService(settings, store, verifier, worker.wake, guards=[antibot]),
-            confirmations=Confirmations(settings, store, tokens, worker.wake),
+            signup=SignupService(settings, store, verifier, worker.wake, guards=[antibot], clock=clock),
+            confirmations=confirmations,
             worker=worker,
             connectors=connectors,
             catcher=catcher,
             verify_limit=MinuteCounter(settings.limits.verify_per_ip_minute),
+            codes=SignupCodes(settings, store, tokens, confirmations, worker.wake, clock),
+            status_limit=MinuteCounter(settings.limits.status_checks_per_ip_minute),
             reports=Reports(store),
         )
         app.state.store = store

@@ -15,10 +15,10 @@ from typing import Literal
 
 from service import jobs, metrics
 from service.errors import TokenError, TokenExpired
+from service.ledger import recorded_ip
 from service.limits import allow_confirmation_email, budget_key
 from service.mail.compose import new_message_id
 from service.settings import FormSettings, Settings
-from service.signup import recorded_ip
 from service.store import ConsentEvent, ContactRow, Store, Transaction
 from service.tokens import Tokens, UnsubscribeClaim
 
@@ -135,7 +135,9 @@ class Confirmations:
         now = time.time()
         welcome_id = new_message_id(self.settings.smtp.sender)
         ip = recorded_ip(visit.ip, self.settings.server.truncate_ips)
-        event = ConsentEvent("confirmation", now, ip=ip, user_agent=_ua(visit.user_agent))
+        event = ConsentEvent(
+            "confirmation", now, ip=ip, user_agent=_ua(visit.user_agent), detail="method=link"
+        )
 
         def record(tx: Transaction) -> LinkInfo:
             tx.lock(f"link:{token_id}")  # two clicks on two replicas: one confirms, one sees it done
@@ -152,14 +154,7 @@ class Confirmations:
             )
             if refusal:
                 return replace(self._info("valid", contact), notice=refusal)
-            tx.use_confirmation(token_id, now)
-            tx.set_status(contact.id, "confirmed", now)
-            tx.add_event(contact.id, event)
-            form = self.settings.forms.get(contact.form_id)
-            if form is not None and form.connector != "builtin":
-                tx.enqueue(jobs.connector_upsert(contact.id, form.connector, token_id), now)
-            if form is not None and form.welcome_email:
-                tx.enqueue(jobs.welcome_email(contact.id, token_id, welcome_id), now)
+            self.complete(tx, contact, token_id, event, welcome_id)
             return self._info("confirmed", contact)
 
         info = await self.store.write(record)
@@ -168,6 +163,23 @@ class Confirmations:
             return replace(info, nonce=self.tokens.page_nonce(token_id))
         self.wake()
         return info
+
+    def complete(
+        self, tx: Transaction, contact: ContactRow, token_id: str, event: ConsentEvent, welcome_id: str
+    ) -> None:
+        """Confirm ``contact`` through confirmation ``token_id`` (its link or its code): one commit
+        with the evidence, the list updates and the welcome email."""
+        now = event.at
+        tx.use_confirmation(token_id, now)
+        tx.set_status(contact.id, "confirmed", now)
+        tx.add_event(contact.id, event)
+        form = self.settings.forms.get(contact.form_id)
+        if form is None:
+            return
+        for connector in form.connectors_for(contact.lists):
+            tx.enqueue(jobs.connector_upsert(contact.id, connector, token_id), now)
+        if form.welcome_email:
+            tx.enqueue(jobs.welcome_email(contact.id, token_id, welcome_id), now)
 
     async def resend(self, token: str) -> LinkInfo:
         """A fresh confirmation email, at most once per old link, within the address's budget.
@@ -255,8 +267,9 @@ class Confirmations:
             tx.set_status(contact.id, "unsubscribed", now)
             tx.add_event(contact.id, event)
             form = self.settings.forms.get(contact.form_id)
-            if form is not None and form.connector != "builtin" and contact.status == "confirmed":
-                tx.enqueue(jobs.connector_unsubscribe(contact.id, form.connector, now), now)
+            if form is not None and contact.status == "confirmed":
+                for connector in form.connectors_for(contact.lists):
+                    tx.enqueue(jobs.connector_unsubscribe(contact.id, connector, now), now)
             return contact
 
         contact = await self.store.write(record)

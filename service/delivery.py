@@ -7,12 +7,13 @@ the job waited is not emailed or re-added.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import parseaddr
 
 from service import jobs, metrics
 from service.alerts import alert_email, import_alert_email
+from service.codes import CodeKeys
 from service.connectors.base import Connector
 from service.connectors.status import HealthBook, describe
 from service.connectors.sync import ListSync
@@ -23,6 +24,7 @@ from service.mail.compose import confirmation_email, welcome_email
 from service.mail.identity import MailIdentity, identity_for
 from service.outbox import BatchGroup, Deferred, Outcome
 from service.pacing import Pacing, is_deferral, pacing_key
+from service.reminders import Reminders
 from service.render import Renderer
 from service.settings import Settings
 from service.store import ConsentEvent, ContactRow, Job, Store
@@ -39,6 +41,7 @@ class Delivery:
         connectors: dict[str, Connector],
         renderer: Renderer,
         tokens: Tokens,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -47,8 +50,10 @@ class Delivery:
         self.renderer = renderer
         self.tokens = tokens
         self.health = HealthBook(store, settings.server.owner_email, settings.smtp.alerts_from)
-        self.lists = ListSync(store, connectors, settings.outbox, self.health)
+        self.lists = ListSync(store, connectors, settings.outbox, self.health, settings.forms)
         self.pacing = Pacing(store)
+        self.reminders = Reminders(settings, store, clock)
+        self.keys = CodeKeys(settings.server.secret_key)
 
     def lane(self, job: Job) -> tuple[str, int]:
         """Which concurrency limit a job runs under: the relay's, or its connector's."""
@@ -68,6 +73,8 @@ class Delivery:
     async def run(self, job: Job) -> str:
         if job.kind == jobs.ALERT_EMAIL:
             return await self._alert(job)
+        if job.kind == jobs.REMINDER:
+            return await self.reminders.decide(job)
         if job.kind == jobs.DIGEST_EMAIL:
             return metrics.email_sent(job.kind, await send_digest(self, job))
         if job.kind == jobs.IMPORT_ALERT_EMAIL:
@@ -75,8 +82,8 @@ class Delivery:
         contact = await self.store.contact(int(job.payload["contact_id"]))
         if contact is None:
             return "the contact no longer exists; nothing to do"
-        if job.kind == jobs.CONFIRMATION_EMAIL:
-            return await self._confirmation(job, contact)
+        if job.kind in (jobs.CONFIRMATION_EMAIL, jobs.REMINDER_EMAIL):
+            return await self._confirmation(job, contact, reminder=job.kind == jobs.REMINDER_EMAIL)
         if job.kind == jobs.WELCOME_EMAIL:
             return await self._welcome(job, contact)
         if job.kind in (jobs.CONNECTOR_UPSERT, jobs.CONNECTOR_UNSUBSCRIBE):
@@ -108,10 +115,13 @@ class Delivery:
         form = self.settings.forms.get(contact.form_id)
         return identity_for(form, contact.form_id, self._form_title(contact), self.settings.smtp.sender)
 
-    async def _confirmation(self, job: Job, contact: ContactRow) -> str:
+    async def _confirmation(self, job: Job, contact: ContactRow, reminder: bool = False) -> str:
         if contact.status != "pending":
             return f"not sent: the contact is already {contact.status}"
-        url = f"{self.settings.server.public_url}/confirm/{self.tokens.confirmation(str(job.payload['token_id']))}"
+        token_id = str(job.payload["token_id"])
+        url = f"{self.settings.server.public_url}/confirm/{self.tokens.confirmation(token_id)}"
+        sealed = job.payload.get("code")
+        code = self.keys.unseal(token_id, str(sealed)) if sealed else None
         message = confirmation_email(
             self.renderer,
             sender=self.settings.smtp.sender,
@@ -122,13 +132,14 @@ class Delivery:
             confirm_url=url,
             expires_days=round(self.settings.server.token_max_age_days),
             message_id=str(job.payload["message_id"]),
+            code=code,
+            reminder=reminder,
             identity=self._identity(contact),
         )
         reply = metrics.email_sent(job.kind, await self._send(message, contact.email))
         # The ledger proves which email asked for consent: its Message-ID, when the relay took it.
-        sent = ConsentEvent(
-            "confirmation_email_sent", time.time(), detail=f"message_id={message['Message-ID']}"
-        )
+        kind = "reminder_email_sent" if reminder else "confirmation_email_sent"
+        sent = ConsentEvent(kind, time.time(), detail=f"message_id={message['Message-ID']}")
         await self.store.write(lambda tx: tx.add_event(contact.id, sent))
         return reply
 

@@ -38,12 +38,19 @@ class InputError(OptinError, ValueError):
     """A request a visitor (or a bot) sent cannot be accepted."""
 
     def __init__(
-        self, message: str, *, field: str | None = None, status: int = 422, retry_after: int | None = None
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        status: int = 422,
+        retry_after: int | None = None,
+        errors: dict[str, str] | None = None,
     ) -> None:
         self.message = message
         self.field = field
         self.status = status
         self.retry_after = retry_after  # seconds, sent as Retry-After with a 429
+        self.errors = errors or {}  # field -> problem, when several fields are wrong at once
         super().__init__(message)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from typing import TextIO
 
+from service.form_fields import TRACKING, as_text
 from service.ledger import iso, latest
 from service.store import Store
 
@@ -39,12 +40,14 @@ def _cell(value: str | None) -> str:
 
 
 async def write_csv(store: Store, out: TextIO, form_id: str | None = None, status: str | None = None) -> int:
+    """One row per contact: its consent, the lists it chose, campaign tracking, then one column
+    per custom field any exported contact has (in name order)."""
     writer = csv.writer(out)
-    writer.writerow(COLUMNS)
+    contacts = [c for c in await store.contacts(form_id) if not status or c.status == status]
+    custom = sorted({name for c in contacts for name in c.fields} - set(TRACKING))
+    writer.writerow([*COLUMNS, "lists", *TRACKING, *custom])
     count = 0
-    for contact in await store.contacts(form_id):
-        if status and contact.status != status:
-            continue
+    for contact in contacts:
         events = await store.events(contact.id)
         signup, confirmation = latest(events, "signup"), latest(events, "confirmation")
         # A repeat signup must not hide the first one: both times are kept.
@@ -67,6 +70,11 @@ async def write_csv(store: Store, out: TextIO, form_id: str | None = None, statu
                 _cell(signup.consent_text if signup else None),
                 _cell(confirmation.ip if confirmation else None),
                 _cell(confirmation.user_agent if confirmation else None),
+                " ".join(contact.lists),
+                *(
+                    _cell(as_text(contact.fields[name]) if name in contact.fields else None)
+                    for name in (*TRACKING, *custom)
+                ),
             ]
         )
         count += 1

@@ -121,6 +121,21 @@ def _meta(meta: Mapping[str, Any], key: str, limit: int) -> str | None:
     return str(value)[:limit] if isinstance(value, str) and value else None
 
 
+MAX_CONSENT_TEXT = 2000
+
+
+def consent_text_of(submission: Submission, hook: HookSettings) -> str | None:
+    """The consent text the visitor saw, as the sender says it: ``meta.consent_text`` (our
+    WordPress plugin sends its checkbox's label) or the field named by ``consent_text_field``."""
+    raw = submission.meta.get("consent_text")
+    if not isinstance(raw, str) and hook.consent_text_field:
+        raw = _text(submission.fields.get(hook.consent_text_field))
+    if not isinstance(raw, str):
+        return None
+    text = " ".join("".join(c if c.isprintable() else " " for c in raw).split())
+    return text[:MAX_CONSENT_TEXT] or None
+
+
 def signup_from(
     form: FormSettings, hook: HookSettings, submission: Submission, sender_ip: str | None
 ) -> SignupRequest:
@@ -156,4 +171,5 @@ def signup_from(
         limit_by_ip=_meta(submission.meta, "ip", 64) is not None,
         fields=fields,
         once_key=once,
+        consent_text=consent_text_of(submission, hook),
     )

@@ -13,19 +13,44 @@ WELCOME_EMAIL = "welcome_email"
 CONNECTOR_UPSERT = "connector_upsert"
 CONNECTOR_UNSUBSCRIBE = "connector_unsubscribe"
 ALERT_EMAIL = "alert_email"
+REMINDER = "reminder"  # decides, when due, whether a pending contact gets its one reminder
+REMINDER_EMAIL = "reminder_email"
 DIGEST_EMAIL = "digest_email"
 IMPORT_ALERT_EMAIL = "import_alert_email"
-EMAIL_KINDS = (CONFIRMATION_EMAIL, WELCOME_EMAIL, ALERT_EMAIL, DIGEST_EMAIL, IMPORT_ALERT_EMAIL)
+EMAIL_KINDS = (
+    CONFIRMATION_EMAIL,
+    WELCOME_EMAIL,
+    ALERT_EMAIL,
+    REMINDER,
+    REMINDER_EMAIL,
+    DIGEST_EMAIL,
+    IMPORT_ALERT_EMAIL,
+)
 CONNECTOR_KINDS = (CONNECTOR_UPSERT, CONNECTOR_UNSUBSCRIBE)
 ALERT_PERIOD = 3600.0  # seconds: at most one alert per connector per period
 
 
-def confirmation_email(contact_id: int, token_id: str, message_id: str) -> NewJob:
-    return NewJob(
-        CONFIRMATION_EMAIL,
-        f"confirmation-email:{token_id}",
-        {"contact_id": contact_id, "token_id": token_id, "message_id": message_id},
-    )
+def _with_code(payload: dict[str, object], sealed_code: str | None) -> dict[str, object]:
+    """``sealed_code``: the email's code, sealed (service.codes); None for an email without one."""
+    return {**payload, "code": sealed_code} if sealed_code else payload
+
+
+def confirmation_email(
+    contact_id: int, token_id: str, message_id: str, sealed_code: str | None = None
+) -> NewJob:
+    payload = {"contact_id": contact_id, "token_id": token_id, "message_id": message_id}
+    return NewJob(CONFIRMATION_EMAIL, f"confirmation-email:{token_id}", _with_code(payload, sealed_code))
+
+
+def reminder(contact_id: int, token_id: str, sealed_code: str | None) -> NewJob:
+    """Queued with the confirmation, to run when the reminder is due: one per confirmation email."""
+    payload = {"contact_id": contact_id, "token_id": token_id}
+    return NewJob(REMINDER, f"reminder:{token_id}", _with_code(payload, sealed_code))
+
+
+def reminder_email(contact_id: int, token_id: str, message_id: str, sealed_code: str | None) -> NewJob:
+    payload = {"contact_id": contact_id, "token_id": token_id, "message_id": message_id}
+    return NewJob(REMINDER_EMAIL, f"reminder-email:{token_id}", _with_code(payload, sealed_code))
 
 
 def welcome_email(contact_id: int, token_id: str, message_id: str) -> NewJob:

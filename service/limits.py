@@ -53,7 +53,7 @@ def budget_key(secret: str, email: str) -> str:
 BUCKET = 60  # seconds: request limits count per minute, so an hour is at most 60 rows
 
 
-def _over_hourly(tx: Transaction, key: str, limit: int, now: float) -> int | None:
+def over_hourly(tx: Transaction, key: str, limit: int, now: float) -> int | None:
     """Like :func:`_over` for request limits, on one-minute buckets."""
     if limit <= 0:
         return None
@@ -76,7 +76,7 @@ def check_request(tx: Transaction, limits: LimitSettings, form_id: str, ip: str 
     # form's own counter is approximate by a few concurrent requests, and never a bottleneck).
     tx.lock(*(key for key, limit, _ in checks[1:] if limit > 0))
     for key, limit, whom in checks:
-        wait = _over_hourly(tx, key, limit, now)
+        wait = over_hourly(tx, key, limit, now)
         if wait is not None:
             minutes = max(1, math.ceil(wait / 60))
             raise InputError(

@@ -111,22 +111,25 @@ def refusal(exc: InputError) -> str:
 
 S = TypeVar("S")
 R = TypeVar("R")
+A = TypeVar("A")
 
 
-def counts_signups(method: Callable[[S, R], Awaitable[bool]]) -> Callable[[S, R], Awaitable[bool]]:
-    """Count what became of each signup request (``SignupService.subscribe``)."""
+def counts_signups(method: Callable[[S, R], Awaitable[A]]) -> Callable[[S, R], Awaitable[A]]:
+    """Count what became of each signup request (``SignupService.subscribe``: its answer is
+    truthy, or has ``fresh``, unless a sender's submission id was seen before)."""
 
     @functools.wraps(method)
-    async def counted(self: S, request: R) -> bool:
+    async def counted(self: S, request: R) -> A:
         form = Labels.form(getattr(request, "form_id", None))
         try:
-            fresh = await method(self, request)
+            answer = await method(self, request)
         except InputError as exc:
             if exc.status != 404:  # no such form: nothing to count it under
                 SIGNUPS.labels(form, refusal(exc)).inc()
             raise
+        fresh = getattr(answer, "fresh", answer)
         SIGNUPS.labels(form, "accepted" if fresh else "duplicate").inc()
-        return fresh
+        return answer
 
     return counted
 

@@ -18,6 +18,11 @@ _LINKISH = re.compile(
 _SPACES = re.compile(r"\s+")
 
 
+def looks_like_link(text: str) -> bool:
+    """Whether a mail client (or an ESP's template) might turn ``text`` into a link."""
+    return bool(_LINKISH.search(text))
+
+
 def clean_name(raw: object) -> str | None:
     """A display-safe name, or None when there is none or it cannot be trusted."""
     if not isinstance(raw, str):

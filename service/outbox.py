@@ -89,8 +89,10 @@ class OutboxWorker:
         lane_of: LaneOf,
         *,
         batch: Batcher | Literal["auto"] | None = "auto",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        self.clock = clock  # what "due" means; tests move it on to run a job queued for later
         self.settings = settings
         self._run = run
         self._lane_of = lane_of
@@ -147,7 +149,7 @@ class OutboxWorker:
         free = self.settings.concurrency - len(self._running)
         if free <= 0:
             return 0
-        claimed = await self.store.claim_jobs(time.time(), free, self.settings.lease_seconds)
+        claimed = await self.store.claim_jobs(self.clock(), free, self.settings.lease_seconds)
         for unit in await self._units(claimed, backlog=len(claimed) >= free):
             self._spawn(unit)
         return len(claimed)
@@ -170,7 +172,7 @@ class OutboxWorker:
                 room = -len(members) % group.size
                 try:
                     members += await self.store.claim_connector_jobs(
-                        group.kind, group.connector, time.time(), room, self.settings.lease_seconds
+                        group.kind, group.connector, self.clock(), room, self.settings.lease_seconds
                     )
                 except Exception:
                     log.exception("could not claim a batch for %s; running what was claimed", group.connector)
@@ -195,7 +197,7 @@ class OutboxWorker:
             await asyncio.sleep(self.settings.lease_seconds / 3)
             with contextlib.suppress(Exception):
                 await self.store.extend_leases(
-                    list(self._inflight), time.time() + self.settings.lease_seconds
+                    list(self._inflight), self.clock() + self.settings.lease_seconds
                 )
 
     def _lane(self, job: Job) -> asyncio.Semaphore:
@@ -242,16 +244,16 @@ class OutboxWorker:
 
     async def _settle(self, job: Job, outcome: Outcome) -> None:
         if isinstance(outcome, Deferred):
-            await self.store.defer_job(job.id, outcome.until, time.time())
+            await self.store.defer_job(job.id, outcome.until, self.clock())
             log.info("job %s (%s) waits: %s", job.id, job.kind, outcome.why)
         elif isinstance(outcome, DeliveryError):
             await self._failed(job, outcome.detail, outcome.permanent, outcome.retry_after)
         else:
-            await self.store.finish_job(job.id, time.time(), outcome)
+            await self.store.finish_job(job.id, self.clock(), outcome)
             log.info("job %s (%s) done: %s", job.id, job.kind, outcome)
 
     async def _failed(self, job: Job, detail: str, permanent: bool, retry_after: float | None) -> None:
-        now = time.time()
+        now = self.clock()
         if gives_up(job, permanent, self.settings):
             why = "permanent failure" if permanent else f"gave up after {job.attempts} attempts"
             await self.store.kill_job(job.id, f"{why}: {detail}", now)

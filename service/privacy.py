@@ -39,6 +39,8 @@ async def export_contact(store: Store, secret: str, email: str) -> dict[str, Any
                 "first_name": contact.first_name,
                 "last_name": contact.last_name,
                 "language": contact.language,
+                "fields": dict(contact.fields),
+                "lists": list(contact.lists),
                 "created_at": iso(contact.created_at),
                 "confirmed_at": iso(contact.confirmed_at),
                 "unsubscribed_at": iso(contact.unsubscribed_at),

@@ -132,7 +132,7 @@ def _forms(
         if not isinstance(table, dict):
             r.problems.append(f"[forms.{form_id}] must be a table")
             continue
-        forms[form_id] = form_section(form_id, dict(table), connectors, r)
+        forms[form_id] = form_section(form_id, dict(table), connectors, r, server.token_max_age_days)
     return forms
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from service.antibot.policy import AntiBotPolicy
 from service.errors import ConfigError
+from service.settings_fields import fields_section, lists_section, per_language
 from service.settings_reader import EnvText, Reader, closest, typed
 from service.settings_types import LANGUAGES, REPO_ROOT, FormSettings, HookSettings
 from service.verification import Policy
@@ -16,43 +17,12 @@ from service.verification import Policy
 WIDGET_CATALOG = REPO_ROOT / "widget" / "i18n" / "en.json"
 
 
-def per_language(
-    table: dict[str, Any], s: str, key: str, default: str, language: str, r: Reader
-) -> tuple[str, dict[str, str]]:
-    """A text given once (``consent_text = "…"``) or per language (``[forms.X.consent_text] fr = "…"``):
-    the text in the form's own language, and the table of every language given."""
-    r.note(s, key)
-    if key not in table:
-        return default, {}
-    where = f"{s}.{key}"
-    raw = r.resolve(where, table.pop(key))
-    r.used[where] = r.origin(where)
-    if isinstance(raw, EnvText) and raw.lstrip().startswith("{"):
-        raw = typed(raw, dict) or raw
-    if isinstance(raw, str):
-        return str(raw), {}
-    if not isinstance(raw, dict):
-        r.problems.append(f'{where} must be a text, or a table of texts by language (fr = "…")')
-        return default, {}
-    texts: dict[str, str] = {}
-    for lang, text in raw.items():
-        text = r.resolve(f"{where}.{lang}", text)
-        if lang not in LANGUAGES:
-            r.problems.append(f"{where}.{lang}: the languages are {', '.join(LANGUAGES)}")
-        elif not isinstance(text, str) or not text.strip():
-            r.problems.append(f"{where}.{lang} must be a non-empty text")
-        else:
-            texts[lang] = str(text)
-    if texts and language not in texts:
-        r.problems.append(
-            f"{where} has no text in {language}, the form's language: add {where}.{language}"
-            " (visitors in other languages see it)"
-        )
-    return texts.get(language, default), texts
-
-
 def form_section(
-    form_id: str, table: dict[str, Any], connectors: Mapping[str, Any], r: Reader
+    form_id: str,
+    table: dict[str, Any],
+    connectors: Mapping[str, Any],
+    r: Reader,
+    link_days: float = 7.0,
 ) -> FormSettings:
     s = f"forms.{form_id}"
     language = r.take(table, s, "language", str, "en")
@@ -75,7 +45,7 @@ def form_section(
     thank_you = r.take(table, s, "thank_you_url", str, "")
     if thank_you and urlsplit(thank_you).scheme not in ("http", "https"):
         r.problems.append(f"{s}.thank_you_url must be an http(s) URL")
-    r.note(s, "hook", "antibot", "verification", "widget_strings")
+    r.note(s, "hook", "antibot", "verification", "widget_strings", "fields", "lists")
     hook = _hook(s, table.pop("hook", None), r)
     try:
         antibot = AntiBotPolicy.from_mapping(r.untyped(f"{s}.antibot", table.pop("antibot", {})))
@@ -91,6 +61,12 @@ def form_section(
     default_title = form_id.replace("-", " ").replace("_", " ").title()
     title, titles = per_language(table, s, "title", default_title, language, r)
     consent, consents = per_language(table, s, "consent_text", "", language, r)
+    reminder = r.take(table, s, "reminder_after_hours", float, 0.0)
+    if reminder < 0 or reminder >= link_days * 24:
+        r.problems.append(
+            f"{s}.reminder_after_hours must be 0 (no reminder) or less than the links' life"
+            f" ({link_days * 24:g} hours, server.token_max_age_days), not {reminder:g}"
+        )
     form = FormSettings(
         id=form_id,
         title=title,
@@ -106,6 +82,9 @@ def form_section(
         policy=policy,
         hook=hook,
         antibot=antibot,
+        fields=fields_section(s, table.pop("fields", {}), language, r),
+        lists=lists_section(s, table.pop("lists", {}), language, connector, connectors, r),
+        reminder_after_hours=reminder,
     )
     r.leftovers(table, s)
     return form

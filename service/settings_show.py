@@ -94,7 +94,18 @@ def _sections(settings: Settings) -> Iterator[Section]:
         yield f"admin.keys.{toml_key(key.name)}", [("sha256", key.sha256), ("scopes", sorted(key.scopes))]
     for form in settings.forms.values():
         name = f"forms.{toml_key(form.id)}"
-        skip = ("id", "policy", "hook", "antibot", "widget_strings", "dns_offline", "titles", "consent_texts")
+        skip = (
+            "id",
+            "policy",
+            "hook",
+            "antibot",
+            "widget_strings",
+            "dns_offline",
+            "titles",
+            "consent_texts",
+            "fields",
+            "lists",
+        )
         entries = _fields(form, skip)
         if form.titles:
             entries = [(k, dict(form.titles) if k == "title" else v) for k, v in entries]
@@ -107,8 +118,22 @@ def _sections(settings: Settings) -> Iterator[Section]:
             yield f"{name}.hook", _fields(form.hook)
         for language, strings in form.widget_strings.items():
             yield f"{name}.widget_strings.{language}", list(strings.items())
+        for spec in form.fields:
+            only = {"max_length": "text", "choices": "choice"}  # what the reader refuses elsewhere
+            shown = [
+                (k, v) for k, v in _fields(spec, ("name", "labels")) if only.get(k, spec.type) == spec.type
+            ]
+            yield f"{name}.fields.{spec.name}", _labelled(shown, spec.labels)
+        for entry in form.lists:
+            shown = [(k, v) for k, v in _fields(entry, ("name", "labels")) if v != ""]
+            yield f"{name}.lists.{entry.name}", _labelled(shown, entry.labels)
     for connector, options in settings.connectors.items():
         yield f"connectors.{toml_key(connector)}", list(options.items())
+
+
+def _labelled(entries: list[tuple[str, Any]], labels: Mapping[str, str]) -> list[tuple[str, Any]]:
+    """A label given per language is shown as its table, like a form's title."""
+    return [(k, dict(labels) if k == "label" and labels else v) for k, v in entries]
 
 
 def render(settings: Settings) -> str:

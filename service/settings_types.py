@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from service.antibot.policy import AntiBotPolicy
+from service.form_fields import FieldSpec, ListSpec
 from service.verification import Policy
 from service.verification.config import VerifierConfig
 
@@ -106,6 +107,7 @@ class HookSettings:
     submission_id_field: str = "submission_id"
     url_token: str = ""  # secret-URL mode for senders that cannot compute an HMAC
     tolerance_seconds: int = 300
+    consent_text_field: str = ""  # flat bodies: the field holding the consent text the visitor saw
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,19 @@ class FormSettings:
     antibot: AntiBotPolicy = field(default_factory=AntiBotPolicy)
     widget_strings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # language -> key -> text
     dns_offline: bool = False  # the development demo form on a machine without public DNS
+    fields: tuple[FieldSpec, ...] = ()  # custom fields the widget draws and the server checks
+    lists: tuple[ListSpec, ...] = ()  # lists the visitor chooses from
+    reminder_after_hours: float = 0.0  # one reminder to a pending contact who never opened the link; 0: none
+
+    def list_named(self, name: str) -> ListSpec | None:
+        return next((spec for spec in self.lists if spec.name == name), None)
+
+    def connectors_for(self, chosen: tuple[str, ...]) -> tuple[str, ...]:
+        """The list connectors a confirmed contact goes to: those of the lists chosen, else the form's."""
+        if not self.lists:
+            return () if self.connector == "builtin" else (self.connector,)
+        names = {spec.connector for spec in self.lists if spec.name in chosen}
+        return tuple(sorted(n for n in names if n != "builtin"))
 
     def shown_language(self, language: str | None) -> str:
         return language if language in LANGUAGES else self.language
@@ -183,6 +198,9 @@ class LimitSettings:
     signups_per_network_hour: int = 60
     signups_per_form_hour: int = 2000
     verify_per_ip_minute: int = 60  # POST /v1/verify; counted in memory, per instance
+    code_tries_per_ip_hour: int = 30  # wrong confirmation codes, across signups (in the database)
+    code_tries_per_network_hour: int = 90
+    status_checks_per_ip_minute: int = 120  # the widget asking whether a signup was confirmed; in memory
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ is the same whether the address is new, pending or already confirmed.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -14,13 +15,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from service import jobs, metrics
+from service.codes import CodeKeys, Handles, new_code
 from service.errors import InputError
+from service.form_fields import Extras, read_extras
 from service.guards import SignupGuard
-from service.limits import allow_confirmation_email, budget_key, check_request, network_of
+from service.ledger import recorded_ip
+from service.limits import allow_confirmation_email, budget_key, check_request
 from service.mail.compose import new_message_id
 from service.names import clean_name
 from service.settings import LANGUAGES, FormSettings, Settings
 from service.store import ConsentEvent, Store, Transaction
+from service.tokens import Tokens
 from service.verification import Verdict, Verifier
 
 MAX_URL_LENGTH = 2000
@@ -44,13 +49,43 @@ class SignupRequest:
     once_key: str | None = None  # a sender's submission id: the same one twice signs up once
     # Per-IP limits count visitors; a hook's own server (Zapier, a WordPress site) is not one.
     limit_by_ip: bool = True
+    # The widget (or a script) answers with JSON: its email carries a code, its answer a handle.
+    offer_code: bool = False
+    consent_text: str | None = None  # the text the visitor saw, when a hook's sender says it
 
 
-def recorded_ip(ip: str | None, truncate: bool) -> str | None:
-    """The IP kept as consent evidence; truncated to its network when the owner asks for it."""
-    if not ip or not truncate:
-        return ip
-    return network_of(ip) or ip
+@dataclass(frozen=True)
+class Accepted:
+    """What a signup answers. ``fresh`` is False when a sender's submission id was seen before
+    (nothing new was done); ``handle`` names the signup for the code flow (service.codes)."""
+
+    fresh: bool
+    handle: str | None = None
+
+
+def ledger_tag(form: FormSettings, language: str, consent_text: str | None) -> str:
+    """What the visitor was shown, for the ledger; a hook's own consent text gets its own SHA-256."""
+    if consent_text is None or consent_text == form.consent_in(language):
+        return form.ledger_tag_for(language)
+    shown = "\n".join((form.title_in(language), form.shown_language(language), consent_text))
+    version = hashlib.sha256(shown.encode()).hexdigest()[:12]
+    return f"version={version} consent_sha256={hashlib.sha256(consent_text.encode()).hexdigest()}"
+
+
+def list_consents(
+    form: FormSettings, extras: Extras, language: str, event: ConsentEvent
+) -> list[ConsentEvent]:
+    """One ledger line per list chosen: the label the visitor ticked, and its SHA-256."""
+    found = []
+    for name in extras.lists:
+        spec = form.list_named(name)
+        if spec is None:
+            continue
+        label = spec.labels.get(language) or spec.label
+        digest = hashlib.sha256(label.encode()).hexdigest()
+        detail = f"list={name} connector={spec.connector} label_sha256={digest}"
+        found.append(replace(event, event="list_consent", consent_text=label, detail=detail))
+    return found
 
 
 def pick_language(requested: object, form: FormSettings) -> str:
@@ -69,12 +104,16 @@ class SignupService:
         verifier: Verifier,
         wake: Callable[[], None],
         guards: Sequence[SignupGuard] = (),
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.store = store
         self.verifier = verifier
         self.wake = wake
         self.guards = list(guards)
+        self.clock = clock
+        self.keys = CodeKeys(settings.server.secret_key)
+        self.handles = Handles(Tokens(settings.server.secret_key))
 
     def form(self, form_id: str) -> FormSettings:
         form = self.settings.forms.get(form_id)
@@ -97,31 +136,41 @@ class SignupService:
         return verdict
 
     @metrics.counts_signups
-    async def subscribe(self, request: SignupRequest) -> bool:
-        """Record the signup; False when ``once_key`` was seen before (nothing new was done)."""
+    async def subscribe(self, request: SignupRequest) -> Accepted:
+        """Record the signup, or raise an InputError saying what to fix (field by field)."""
         form = self.form(request.form_id)
         for guard in self.guards:
             await guard.check(form, request)
         verdict = await self.check(form, request.email)
         if form.consent_text and not request.consent:
             raise InputError("please tick the box to agree to receive emails", field="consent")
+        extras = read_extras(form.fields, form.lists, request.fields, request.page_url)
+        if extras.errors:
+            name, problem = next(iter(extras.errors.items()))
+            raise InputError(f"{name}: {problem}", field=name, errors=extras.errors)
         email = str(verdict.normalized)
         first, last = clean_name(request.first_name), clean_name(request.last_name)
         language = pick_language(request.language, form)
-        now = time.time()
+        now = self.clock()
+        consent_text = request.consent_text or form.consent_in(language) or None
+        lists = f" lists={','.join(extras.lists)}" if extras.lists else ""
         event = ConsentEvent(
             event="signup",
             at=now,
             ip=recorded_ip(request.ip, self.settings.server.truncate_ips),
             user_agent=(request.user_agent or "")[:MAX_USER_AGENT_LENGTH] or None,
             page_url=(request.page_url or "")[:MAX_URL_LENGTH] or None,
-            consent_text=form.consent_in(language) or None,  # the text shown, in its language
-            detail=f"form={form.id} via={request.source} {form.ledger_tag_for(language)}",
+            consent_text=consent_text,  # the text shown, in its language
+            detail=f"form={form.id} via={request.source} {ledger_tag(form, language, request.consent_text)}{lists}",
         )
         limits = self.settings.limits
         recipient = budget_key(self.settings.server.secret_key, email)
         message_id = new_message_id(self.settings.smtp.sender)
+        # Random whatever happens below, so the handle never says whether an email went out.
         token_id = secrets.token_urlsafe(18)
+        code = new_code() if request.offer_code else None
+        sealed = self.keys.seal(token_id, code) if code else None
+        remind_at = now + form.reminder_after_hours * 3600.0
 
         def record(tx: Transaction) -> bool:
             if request.once_key and not tx.claim_once(request.once_key, now + ONCE_TTL, now):
@@ -133,19 +182,28 @@ class SignupService:
                 tx.add_event(contact.id, replace(event, event="signup_repeat"))
                 return True
             if contact is None:
-                contact_id = tx.insert_contact(form.id, email, first, last, language, now)
+                contact_id = tx.insert_contact(
+                    form.id, email, first, last, language, now, extras.values, extras.lists
+                )
             else:
                 contact_id = contact.id
-                tx.refresh_pending(contact_id, first, last, language, now)
+                tx.refresh_pending(contact_id, first, last, language, now, extras.values, extras.lists)
             if not allow_confirmation_email(tx, limits, recipient, now):
                 # Past the address's email budget: recorded, nothing sent, answered the same.
                 tx.add_event(contact_id, replace(event, detail=f"{event.detail} email=withheld_by_budget"))
+                for line in list_consents(form, extras, language, event):
+                    tx.add_event(contact_id, line)
                 return True
             tx.add_event(contact_id, event)
-            tx.add_confirmation(token_id, contact_id, now)
-            tx.enqueue(jobs.confirmation_email(contact_id, token_id, message_id), now)
+            for line in list_consents(form, extras, language, event):
+                tx.add_event(contact_id, line)
+            tx.add_confirmation(token_id, contact_id, now, self.keys.digest(token_id, code) if code else None)
+            tx.enqueue(jobs.confirmation_email(contact_id, token_id, message_id, sealed), now)
+            if form.reminder_after_hours > 0:
+                tx.enqueue(jobs.reminder(contact_id, token_id, sealed), now, run_at=remind_at)
             return True
 
         done = await self.store.write(record)
         self.wake()
-        return done
+        handle = self.handles.issue(token_id, form.id, now) if request.offer_code and done else None
+        return Accepted(done, handle)

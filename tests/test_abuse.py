@@ -13,6 +13,7 @@ from service.errors import ConfigError
 from service.limits import MinuteCounter
 from service.settings import LimitSettings, Settings
 from tests.support.app_server import (
+    answer_shape,
     base_config,
     client,
     confirm,
@@ -59,7 +60,7 @@ async def test_fifty_signups_for_one_victim_from_fifty_ips_send_one_email(
                 for i in range(50)
             ]
             assert {a.status_code for a in answers} == {202}
-            assert len({a.content for a in answers}) == 1
+            assert len({repr(answer_shape(a)) for a in answers}) == 1
             await wait_for(lambda: starttls_relay.messages, what="the one confirmation")
             await asyncio.sleep(0.5)
             assert len(starttls_relay.messages) == 1
@@ -117,7 +118,7 @@ async def test_identical_answers_for_new_pending_confirmed_and_erased(
             erased = await http.post(POST, json={"email": "pat@example.org", "consent": True})
             answers = [new, pending, confirmed, erased]
             assert {a.status_code for a in answers} == {202}
-            assert len({(a.content, a.headers["content-type"]) for a in answers}) == 1
+            assert len({repr(answer_shape(a)) for a in answers}) == 1
 
 
 async def test_header_injection_in_every_field_goes_nowhere(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from service.hooks import sign
 from service.settings import Settings
@@ -145,3 +147,35 @@ async def test_flat_form_body_and_secret_url_for_senders_that_cannot_sign(
             assert wrong.status_code == 401
             await wait_for(lambda: starttls_relay.messages, what="the flat submission's email")
             assert [m["To"] for m in starttls_relay.messages] == ["flo@example.org"]
+
+
+async def test_the_consent_text_the_visitor_saw_is_recorded_with_its_sha256(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    label = "Subscribe me to the   newsletter\n(monthly)"
+    shown = "Subscribe me to the newsletter (monthly)"
+    configure = with_hook(db_url, nameserver, starttls_relay, ca_file)
+
+    def with_text_field(url: str) -> Settings:
+        settings = configure(url)
+        form = settings.forms["newsletter"]
+        assert form.hook is not None
+        hook = replace(form.hook, consent_text_field="consent-label")
+        return replace(settings, forms={**settings.forms, "newsletter": replace(form, hook=hook)})
+
+    async with serve(with_text_field) as (url, _):
+        async with client(url) as http:
+            plugin = json.loads(envelope("ada@example.org"))
+            plugin["meta"]["consent_text"] = label
+            body = json.dumps(plugin).encode()
+            answer = await http.post("/v1/hooks/newsletter", content=body, headers=signed(body))
+            assert answer.status_code == 202
+            flat = json.dumps(
+                {"your-email": "bo@example.org", "optin-consent": "yes", "consent-label": "Send me news"}
+            ).encode()
+            answer = await http.post("/v1/hooks/newsletter", content=flat, headers=signed(flat))
+            assert answer.status_code == 202
+    signups = {c.email: next(e for e in events if e.event == "signup") for c, events in await stored(db_url)}
+    for email, text in (("ada@example.org", shown), ("bo@example.org", "Send me news")):
+        assert signups[email].consent_text == text
+        assert f"consent_sha256={hashlib.sha256(text.encode()).hexdigest()}" in str(signups[email].detail)

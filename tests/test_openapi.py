@@ -104,6 +104,9 @@ def test_the_schema_lists_every_public_path(live_url: str) -> None:
     assert {
         "/v1/verify",
         "/v1/forms/{form_id}/subscribe",
+        "/v1/forms/{form_id}/code",
+        "/v1/forms/{form_id}/status",
+        "/v1/forms/{form_id}/resend",
         "/v1/hooks/{form_id}",
         "/v1/contacts/{email}",
     } <= paths

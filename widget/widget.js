@@ -28,7 +28,14 @@
   }
   function json(url, init) {
     return fetch(url, init).then(function (r) {
-      return r.json().then(function (body) { return { ok: r.ok, body: body }; });
+      return r.json().then(function (body) { return { ok: r.ok, status: r.status, body: body }; });
+    });
+  }
+  function post(url, body) {
+    return json(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body)
     });
   }
   function once(url) {
@@ -144,6 +151,8 @@
       var email = p.email.value.trim(), consent = p.consent ? p.consent.checked : true;
       if (!email) { msg(p.msg, p.email, t.email_required, "err"); return p.email.focus(); }
       if (cfg.consent_required && !consent) { msg(p.cmsg, p.consent, t.consent_required, "err"); return p.consent.focus(); }
+      var lists = p.lists && p.lists.filter(function (b) { return b.checked; }).map(function (b) { return b.value; });
+      if (lists && !lists.length) { msg(p.lmsg, null, t.lists_required, "err"); return p.lists[0].focus(); }
       busy = true;
       status(t.sending);
       verify().then(function (v) {
@@ -152,8 +161,12 @@
         return (stale ? challenge() : ready).then(solve).then(function (proof) {
           return later(fill ? ab.min_fill_ms + 150 - (Date.now() - fillAt) : 0).then(function () { return proof; });
         }).then(function (proof) {
-          var body = { email: email, consent: consent, language: lg, page_url: location.href };
+          var body = { email: email, consent: consent, language: lg, page_url: location.href }, q = new URLSearchParams(location.search);
           if (p.first && p.first.value) body.first_name = p.first.value;
+          ["utm_source", "utm_medium", "utm_campaign"].forEach(function (k) { if (q.get(k)) body[k] = q.get(k); });
+          if (d.referrer) body.referrer = d.referrer;
+          (p.fields || []).forEach(function (f) { body[f.n] = f.i.type === "checkbox" ? f.i.checked : f.i.value; });
+          if (lists) body.lists = lists;
           if (ab) {
             if (ab.honeypot) body[ab.honeypot] = p.hp.value;
             if (fill) body[ab.fill_field] = fill;
@@ -167,11 +180,19 @@
           });
         }).then(function (r) {
           challenge(true).then(solve); // the proofs are spent: prepare the next ones
-          if (r.ok) { status(t.success, "ok"); return done && done(); }
+          if (r.ok) { status(t.success, "ok"); return done && done(r.body); }
           var f = r.body.field, text = lg === "en" && r.body.error;
           status("");
           if (f === "email") { checked = null; msg(p.msg, p.email, text || t.email_invalid, "err"); return p.email.focus(); }
           if (f === "consent" && p.consent) { msg(p.cmsg, p.consent, t.consent_required, "err"); return p.consent.focus(); }
+          var errs = r.body.errors || {}, first = null;
+          (p.fields || []).forEach(function (x) {
+            var e = errs[x.n];
+            msg(x.m, x.i, e ? (lg === "en" && e) || t.field_invalid : "", e ? "err" : "");
+            first = first || (e && x.i);
+          });
+          if (errs.lists && p.lists) { msg(p.lmsg, null, (lg === "en" && errs.lists) || t.lists_required, "err"); first = first || p.lists[0]; }
+          if (first) return first.focus();
           var bot = ab && (f === ab.honeypot || f === ab.fill_field || f === ab.altcha_field);
           status(bot ? t.retry : text || t.error_generic, "err");
         });
@@ -183,6 +204,128 @@
     var box = el("div", { "class": P + "hp", "aria-hidden": "true" });
     var hp = el("input", { id: i + "hp", type: "text", name: "optin_hp", tabindex: "-1", autocomplete: "off" });
     return { box: add(box, add(el("label", { "for": i + "hp" }), t.honeypot_label), hp), input: hp };
+  }
+
+  // The form's own fields ([forms.X.fields]), each with its label, input and message.
+  function fields(cfg, lg, i, body) {
+    return (cfg.fields || []).map(function (f) {
+      var id = i + "f-" + f.name, box = f.type === "boolean", a = { id: id, name: f.name, "aria-describedby": id + "m" }, input;
+      if (f.required) a.required = "";
+      if (f.type === "choice") {
+        input = add(el("select", a), el("option", { value: "" }));
+        f.choices.forEach(function (c) { add(input, el("option", { value: c }, c)); });
+      } else {
+        a.type = box ? "checkbox" : f.type === "date" ? "date" : "text";
+        if (f.type === "number") a.inputmode = "decimal";
+        if (f.max_length) a.maxlength = f.max_length;
+        input = el("input", a);
+      }
+      var label = add(el("label", { "for": id }), (f.labels || {})[lg] || f.label), m = el("p", { id: id + "m", "class": "msg" });
+      add(body, box ? add(el("div", { "class": "row check" }), input, add(el("div"), label, m))
+        : add(el("div", { "class": "row" }), label, input, m));
+      return { n: f.name, i: input, m: m };
+    });
+  }
+
+  // The lists to choose from ([forms.X.lists]): at least one ticked.
+  function lists(cfg, t, lg, i, body, p) {
+    if (!(cfg.lists || []).length) return;
+    var set = add(el("fieldset", { "class": "row lists", "aria-describedby": i + "lm" }), el("legend", {}, t.lists_legend));
+    p.lmsg = el("p", { id: i + "lm", "class": "msg" });
+    p.lists = cfg.lists.map(function (l, n) {
+      var b = el("input", { id: i + "l" + n, type: "checkbox", name: "lists", value: l.name });
+      b.checked = !!l.preselected;
+      b.addEventListener("change", function () { msg0(p.lmsg); });
+      add(set, add(el("div", { "class": "check" }), b, add(el("label", { "for": i + "l" + n }), (l.labels || {})[lg] || l.label)));
+      return b;
+    });
+    add(body, add(set, p.lmsg));
+  }
+  function msg0(node) { node.textContent = ""; node.className = "msg"; }
+
+  // After the signup: the email's code typed here, or its link confirmed anywhere else.
+  function codes(cfg, t, lg, i, form, p) {
+    var handle, done = false, delay, timer, polls, busy = false;
+    var input = el("input", {
+      id: i + "code", name: "code", type: "text", inputmode: "numeric", autocomplete: "one-time-code",
+      spellcheck: "false", "aria-describedby": i + "cm", "aria-invalid": "false", "class": "code"
+    });
+    var m = el("p", { id: i + "cm", "class": "msg" });
+    var again = el("button", { type: "button", "class": "sug", hidden: "" }, t.code_resend);
+    var box = add(el("div", { "class": "row", hidden: "" }),
+      add(el("label", { "for": i + "code" }), t.code_label.replace("{n}", cfg.code_length)), input, m,
+      add(el("div", { "class": "actions" }), el("button", { type: "submit", "class": "submit" }, t.code_submit), again));
+    form.appendChild(box);
+    function say(text, kind) {
+      m.textContent = text || "";
+      m.className = "msg" + (kind ? " " + kind : "");
+      input.setAttribute("aria-invalid", kind === "err" ? "true" : "false");
+    }
+    function confirmed() {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      box.hidden = true;
+      p.status.textContent = t.confirmed;
+      p.status.focus();
+    }
+    function lost(text, quiet) { // this code can no longer be used: offer a new email
+      say(text, "err");
+      again.hidden = false;
+      quiet || again.focus();
+    }
+    // Pasting "123 456" or "123-456" works: only the digits are kept.
+    input.addEventListener("input", function () { input.value = input.value.replace(/\D/g, "").slice(0, cfg.code_length); });
+    again.addEventListener("click", function () {
+      post(cfg.resend_url, { signup: handle }).then(function (r) {
+        if (!r.ok) return say((lg === "en" && r.body.error) || t.retry, "err");
+        handle = r.body.signup;
+        again.hidden = true;
+        input.value = "";
+        say(t.code_resent);
+        input.focus();
+      })["catch"](function () { say(t.error_generic, "err"); });
+    });
+    // The link may be confirmed in another tab or on a phone: ask now and then, gently, and at
+    // once when the visitor comes back to this page.
+    function check() {
+      clearTimeout(timer);
+      if (done || d.hidden) return;
+      post(cfg.status_url, { signup: handle }).then(function (r) {
+        if (r.body.status === "confirmed") return confirmed();
+        if (r.body.status === "expired") return lost(t.code_expired, 1);
+        next();
+      }, next);
+    }
+    function next() { if (++polls < 60) timer = setTimeout(check, delay = Math.min(delay * 1.5, 30000)); }
+    function back() { if (handle && !d.hidden) { delay = 3000; polls = 0; check(); } }
+    d.addEventListener("visibilitychange", back);
+    w.addEventListener("focus", back);
+    return {
+      start: function (h) {
+        handle = h;
+        box.hidden = false;
+        input.focus();
+        delay = 2000;
+        polls = 0;
+        next();
+      },
+      submit: function () {
+        var code = input.value.replace(/\D/g, "");
+        if (code.length !== cfg.code_length) { say(t.code_invalid.replace("{n}", cfg.code_length), "err"); return input.focus(); }
+        if (busy) return;
+        busy = true;
+        post(cfg.code_url, { signup: handle, code: code }).then(function (r) {
+          var b = r.body;
+          if (r.ok) return confirmed();
+          if (b.status === "too_many_attempts") return lost(t.code_too_many);
+          if (b.status === "expired") return lost(t.code_expired);
+          say(b.status === "wrong_code" ? t.code_wrong.replace("{n}", b.tries_left) : (lg === "en" && b.error) || t.code_invalid.replace("{n}", cfg.code_length), "err");
+          input.select();
+          input.focus();
+        })["catch"](function () { say(t.error_generic, "err"); }).then(function () { busy = false; });
+      }
+    };
   }
 
   function render(cfg, t, lg, host, path) {
@@ -206,6 +349,8 @@
       add(el("div", { "class": "row" }), add(el("label", { "for": i + "email" }), t.email_label), email, p.msg),
       add(el("div", { "class": "row" }), add(el("label", { "for": i + "first" }), t.first_name_label), first),
       hp.box);
+    p.fields = fields(cfg, lg, i, body);
+    lists(cfg, t, lg, i, body, p);
     if (cfg.consent_text) {
       p.consent = el("input", { id: i + "consent", type: "checkbox", name: "consent", value: "yes", required: "", "aria-describedby": i + "cmsg" });
       p.cmsg = el("p", { id: i + "cmsg", "class": "msg" });
@@ -214,12 +359,15 @@
     }
     add(body, el("button", { type: "submit", "class": "submit" }, t.submit));
     add(root, css, add(form, el("p", { id: i + "title", "class": "title" }, cfg.title), body, p.status));
-    var send = control(cfg, t, lg, path, p);
+    var send = control(cfg, t, lg, path, p), code = codes(cfg, t, lg, i, form, p), waiting = false;
     form.addEventListener("submit", function (e) {
       e.preventDefault();
-      send(function () {
+      if (waiting) return code.submit();
+      send(function (answer) {
         body.hidden = true;
-        p.status.focus();
+        if (!answer.signup) return p.status.focus();
+        waiting = true;
+        code.start(answer.signup);
       });
     });
   }

@@ -53,6 +53,15 @@ def _summary(settings: Settings) -> list[str]:
         languages = sorted({*form.titles, *form.consent_texts} - {form.language})
         more = f" (texts also in {', '.join(languages)})" if languages else ""
         lines.append(f"  form {form.id!r}: connector {form.connector}, language {form.language}{more}")
+        extras = []
+        if form.fields:
+            extras.append(f"fields {', '.join(f.name for f in form.fields)}")
+        if form.lists:
+            extras.append("lists " + ", ".join(f"{entry.name} ({entry.connector})" for entry in form.lists))
+        if form.reminder_after_hours:
+            extras.append(f"one reminder after {form.reminder_after_hours:g} h")
+        if extras:
+            lines.append(f"    {'; '.join(extras)}")
     lines += _cockpit(settings)
     if settings.demo_form:
         lines.append(

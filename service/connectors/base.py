@@ -30,8 +30,25 @@ class Consent:
 
 
 @dataclass(frozen=True)
+class ListTarget:
+    """A list the visitor chose (``[forms.X.lists.NAME]``), as this connector's ESP names it:
+    ``interest`` (Mailchimp), ``tag`` (a Mailchimp tag name, a GetResponse or Kit tag id) or
+    ``list_id`` (Brevo, Mailjet, SendGrid); the webhook sends ``name``."""
+
+    name: str
+    tag: str = ""
+    interest: str = ""
+    list_id: str = ""
+
+
+@dataclass(frozen=True)
 class Contact:
-    """A contact as a connector sees it: only what the list needs."""
+    """A contact as a connector sees it: only what the list needs.
+
+    ``fields`` holds the form's custom fields and the campaign fields (utm_*, referrer), as text;
+    connectors send those their ``fields`` option maps. ``lists``: the lists chosen that live at
+    this connector (empty when the form offers no choice: the connector's own list).
+    """
 
     email: str
     form_id: str
@@ -41,6 +58,13 @@ class Contact:
     consent: Consent | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    lists: tuple[ListTarget, ...] = ()
+
+    def list_ids(self) -> list[str]:
+        return [t.list_id for t in self.lists if t.list_id]
+
+    def list_tags(self) -> list[str]:
+        return [t.tag for t in self.lists if t.tag]
 
 
 @dataclass(frozen=True)

@@ -68,10 +68,18 @@ class BrevoConnector:
     def _contact_path(self, contact: Contact) -> str:
         return f"/contacts/{quote(contact.email, safe='@')}"
 
+    def _lists(self, contact: Contact) -> list[int]:
+        """The Brevo lists the contact chose, else the connector's own."""
+        return [int(i) for i in contact.list_ids()] or [self.list_id]
+
+    def _named(self, lists: list[int]) -> str:
+        return f"list {lists[0]}" if len(lists) == 1 else f"lists {', '.join(map(str, lists))}"
+
     async def upsert(self, contact: Contact, *, idempotency_key: str) -> SyncResult:
         attributes = field_values(contact, self.fields)
+        lists = self._lists(contact)
         if self.policy == "update_only":
-            body: dict[str, Any] = {"listIds": [self.list_id]}
+            body: dict[str, Any] = {"listIds": lists}
             if attributes:
                 body["attributes"] = attributes
             params = {"identifierType": "email_id"}
@@ -80,8 +88,8 @@ class BrevoConnector:
             )
             if r.status_code == 404:
                 return SyncResult("not a Brevo contact; not added (policy update_only)")
-            return SyncResult(f"updated and linked to Brevo list {self.list_id}")
-        body = {"email": contact.email, "listIds": [self.list_id]}
+            return SyncResult(f"updated and linked to Brevo {self._named(lists)}")
+        body = {"email": contact.email, "listIds": lists}
         if attributes:
             body["attributes"] = attributes
         if self.policy == "add_update":
@@ -94,17 +102,18 @@ class BrevoConnector:
             raise self.api.fail(r)
         if r.status_code == 201:
             created = json_body(r) or {}
-            return SyncResult(f"created in Brevo list {self.list_id}", str(created.get("id", "")) or None)
+            return SyncResult(f"created in Brevo {self._named(lists)}", str(created.get("id", "")) or None)
         # 204: the contact existed; its blacklist flags are untouched, so an unsubscriber stays one.
-        return SyncResult(f"updated and linked to Brevo list {self.list_id} (unsubscribe status kept)")
+        return SyncResult(f"updated and linked to Brevo {self._named(lists)} (unsubscribe status kept)")
 
     async def unsubscribe(self, contact: Contact, *, idempotency_key: str) -> SyncResult:
-        body = {"unlinkListIds": [self.list_id]}
+        lists = self._lists(contact)
+        body = {"unlinkListIds": lists}
         params = {"identifierType": "email_id"}
         r = await self.api.call("PUT", self._contact_path(contact), json=body, params=params, accept=(404,))
         if r.status_code == 404:
             return SyncResult("not a Brevo contact; nothing to unsubscribe")
-        return SyncResult(f"removed from Brevo list {self.list_id}")
+        return SyncResult(f"removed from Brevo {self._named(lists)}")
 
     async def check(self) -> SyncResult:
         r = await self.api.call("GET", f"/contacts/lists/{self.list_id}")

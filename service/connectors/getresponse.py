@@ -171,7 +171,7 @@ class GetResponseConnector:
         The import is asynchronous and answers 202 for the whole batch, so every contact gets the
         same acceptance; GetResponse applies its own block list to imports as to single adds.
         """
-        if self.policy != "add_update" or self.tags or self.tag_map:
+        if self.policy != "add_update" or self.tags or self.tag_map or any(c.lists for c, _ in items):
             results: list[SyncResult | ConnectorError] = []
             for contact, key in items:
                 try:

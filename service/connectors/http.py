@@ -291,7 +291,8 @@ def field_values(contact: Contact, fields: Mapping[str, str]) -> dict[str, str]:
 def tag_values(
     contact: Contact, static: tuple[str, ...], tag_map: Mapping[str, str], *, passthrough: bool
 ) -> list[str]:
-    """The form's fixed tags plus the contact's, renamed through ``tag_map``.
+    """The form's fixed tags plus the contact's, renamed through ``tag_map``, plus those of the
+    lists the contact chose (already the ESP's own tags).
 
     An unmapped contact tag is kept only when the ESP takes tags by name (``passthrough``).
     """
@@ -300,4 +301,7 @@ def tag_values(
         mapped = tag_map.get(tag) or (tag if passthrough else None)
         if mapped and mapped not in tags:
             tags.append(mapped)
+    for tag in contact.list_tags():
+        if tag not in tags:
+            tags.append(tag)
     return tags

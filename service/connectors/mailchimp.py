@@ -103,6 +103,9 @@ class MailchimpConnector:
         merge = field_values(contact, self.fields)
         if merge:
             body["merge_fields"] = merge
+        interests = {t.interest: True for t in contact.lists if t.interest}
+        if interests:  # the interest groups chosen; others the member has are left as they are
+            body["interests"] = interests
         if self.send_language and contact.language:
             body["language"] = contact.language.replace("-", "_").split("_")[0].lower()
         consent = contact.consent

@@ -86,16 +86,20 @@ class MailjetConnector:
                     known.add(prop.lower())
             self._defined = known
 
-    async def _membership(self, contact: Contact) -> dict[str, Any] | None:
+    async def _membership(self, contact: Contact, list_id: str) -> dict[str, Any] | None:
         """This list's entry among the contact's lists, or None when not on it (or unknown)."""
         path = f"/contact/{quote(contact.email, safe='@')}/getcontactslists"
         r = await self.api.call("GET", path, accept=(404,))
         if r.status_code == 404:
             return None
         lists = (json_body(r) or {}).get("Data") or []
-        return next((entry for entry in lists if str(entry.get("ListID")) == self.list_id), None)
+        return next((entry for entry in lists if str(entry.get("ListID")) == list_id), None)
 
-    async def _manage(self, contact: Contact, action: str) -> str | None:
+    def _lists(self, contact: Contact) -> list[str]:
+        """The Mailjet lists the contact chose, else the connector's own."""
+        return contact.list_ids() or [self.list_id]
+
+    async def _manage(self, contact: Contact, action: str, list_id: str) -> str | None:
         body: dict[str, Any] = {"Email": contact.email, "Action": action}
         name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
         if name:
@@ -103,27 +107,35 @@ class MailjetConnector:
         properties = field_values(contact, self.fields)
         if properties and action != "unsub":
             body["Properties"] = properties
-        r = await self.api.call("POST", f"/contactslist/{self.list_id}/managecontact", json=body)
+        r = await self.api.call("POST", f"/contactslist/{list_id}/managecontact", json=body)
         data = (json_body(r) or {}).get("Data") or [{}]
         contact_id = data[0].get("ContactID")
         return str(contact_id) if contact_id is not None else None
 
     async def upsert(self, contact: Contact, *, idempotency_key: str) -> SyncResult:
-        if self.policy != "add_update":
-            entry = await self._membership(contact)
-            if entry is not None and self.policy == "add_only":
-                return SyncResult("already on the Mailjet list; left unchanged (policy add_only)")
-            if entry is None and self.policy == "update_only":
-                return SyncResult("not on the Mailjet list; not added (policy update_only)")
-        await self._ensure_properties()
-        contact_id = await self._manage(contact, "addnoforce")
-        return SyncResult(
-            f"on Mailjet list {self.list_id} (addnoforce: an earlier unsubscribe is kept)", contact_id
-        )
+        done: list[str] = []
+        contact_id = None
+        for list_id in self._lists(contact):
+            which = "the Mailjet list" if list_id == self.list_id else f"Mailjet list {list_id}"
+            if self.policy != "add_update":
+                entry = await self._membership(contact, list_id)
+                if entry is not None and self.policy == "add_only":
+                    done.append(f"already on {which}; left unchanged (policy add_only)")
+                    continue
+                if entry is None and self.policy == "update_only":
+                    done.append(f"not on {which}; not added (policy update_only)")
+                    continue
+            await self._ensure_properties()
+            contact_id = await self._manage(contact, "addnoforce", list_id) or contact_id
+            done.append(f"on Mailjet list {list_id} (addnoforce: an earlier unsubscribe is kept)")
+        return SyncResult("; ".join(done), contact_id)
 
     async def unsubscribe(self, contact: Contact, *, idempotency_key: str) -> SyncResult:
-        contact_id = await self._manage(contact, "unsub")
-        return SyncResult(f"unsubscribed from Mailjet list {self.list_id}", contact_id)
+        contact_id = None
+        lists = self._lists(contact)
+        for list_id in lists:
+            contact_id = await self._manage(contact, "unsub", list_id) or contact_id
+        return SyncResult(f"unsubscribed from Mailjet list {', '.join(lists)}", contact_id)
 
     async def check(self) -> SyncResult:
         r = await self.api.call("GET", f"/contactslist/{self.list_id}")

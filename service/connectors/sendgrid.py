@@ -91,14 +91,27 @@ class SendGridConnector:
         return body
 
     async def _put(self, contacts: Sequence[Contact]) -> list[str | None]:
-        """Upsert in as few calls as SendGrid's 6 MB body limit allows; one job id per contact."""
+        """Upsert in as few calls as SendGrid's 6 MB body limit allows (one per set of lists chosen);
+        one job id per contact, in order."""
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, contact in enumerate(contacts):
+            groups.setdefault(tuple(contact.list_ids() or [self.list_id]), []).append(i)
+        jobs: list[str | None] = [None] * len(contacts)
+        for list_ids, members in groups.items():
+            for i, job in zip(
+                members, await self._put_group(list_ids, [contacts[i] for i in members]), strict=True
+            ):
+                jobs[i] = job
+        return jobs
+
+    async def _put_group(self, list_ids: tuple[str, ...], contacts: Sequence[Contact]) -> list[str | None]:
         bodies = [self._contact(c) for c in contacts]
         jobs: list[str | None] = []
         start, size = 0, 0
         for end, body in enumerate([*bodies, None]):
             item = len(json.dumps(body)) + 1 if body is not None else 0
             if body is None or (size + item > MAX_BODY and end > start):
-                payload = {"list_ids": [self.list_id], "contacts": bodies[start:end]}
+                payload = {"list_ids": list(list_ids), "contacts": bodies[start:end]}
                 r = await self.api.call("PUT", "/v3/marketing/contacts", json=payload)
                 jobs += [(json_body(r) or {}).get("job_id")] * (end - start)
                 start, size = end, 0
@@ -151,9 +164,13 @@ class SendGridConnector:
         contact_id = (await self._known([contact.email])).get(contact.email.lower())
         if not contact_id:
             return SyncResult("not a SendGrid contact; nothing to unsubscribe")
-        path = f"/v3/marketing/lists/{self.list_id}/contacts"
-        r = await self.api.call("DELETE", path, params={"contact_ids": contact_id})
-        return SyncResult(f"removed from SendGrid list {self.list_id}", (json_body(r) or {}).get("job_id"))
+        lists = contact.list_ids() or [self.list_id]
+        job = None
+        for list_id in lists:
+            path = f"/v3/marketing/lists/{list_id}/contacts"
+            r = await self.api.call("DELETE", path, params={"contact_ids": contact_id})
+            job = (json_body(r) or {}).get("job_id") or job
+        return SyncResult(f"removed from SendGrid list {', '.join(lists)}", job)
 
     async def check(self) -> SyncResult:
         r = await self.api.call("GET", f"/v3/marketing/lists/{self.list_id}")

@@ -16,15 +16,27 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from service import jobs, metrics
-from service.connectors.base import BatchConnector, Connector, Consent, Contact, SyncResult
+from service.connectors.base import BatchConnector, Connector, Consent, Contact, ListTarget, SyncResult
 from service.connectors.status import CallOutcome, HealthBook
 from service.errors import DeliveryError
+from service.form_fields import as_text
 from service.ledger import latest, moment
 from service.outbox import BatchGroup, Deferred, Outcome, gives_up
-from service.settings import OutboxSettings
+from service.settings import FormSettings, OutboxSettings
 from service.store import ConsentEvent, ContactRow, Job, Store
 
 log = logging.getLogger("optin.connectors")
+
+
+def list_targets(form: FormSettings | None, contact: ContactRow, connector: str) -> tuple[ListTarget, ...]:
+    """The lists ``contact`` chose that live at ``connector``, as that ESP names them."""
+    if form is None:
+        return ()
+    return tuple(
+        ListTarget(spec.name, spec.tag, spec.interest, spec.list_id)
+        for spec in form.lists
+        if spec.name in contact.lists and spec.connector == connector
+    )
 
 
 def _imported_fields(event: ConsentEvent | None) -> dict[str, str]:
@@ -37,7 +49,9 @@ def _imported_fields(event: ConsentEvent | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
 
 
-def list_contact(contact: ContactRow, events: Sequence[ConsentEvent]) -> Contact:
+def list_contact(
+    contact: ContactRow, events: Sequence[ConsentEvent], lists: tuple[ListTarget, ...] = ()
+) -> Contact:
     """A contact as a list sees it, with the proof of consent from its ledger (a signup and its
     confirmation, or an import holding the owner's statement of permission)."""
     signup, confirmation = latest(events, "signup"), latest(events, "confirmation")
@@ -69,7 +83,12 @@ def list_contact(contact: ContactRow, events: Sequence[ConsentEvent]) -> Contact
         first_name=contact.first_name,
         last_name=contact.last_name,
         consent=consent,
-        fields=_imported_fields(imported),
+        # The form's own fields as the visitor gave them; an import's mapped columns fill the rest.
+        fields={
+            **_imported_fields(imported),
+            **{name: as_text(value) for name, value in contact.fields.items()},
+        },
+        lists=lists,
     )
 
 
@@ -84,8 +103,10 @@ class ListSync:
         connectors: Mapping[str, Connector],
         outbox: OutboxSettings,
         health: HealthBook,
+        forms: Mapping[str, FormSettings] | None = None,
     ) -> None:
         self.store = store
+        self.forms = forms or {}
         self.connectors = connectors
         self.outbox = outbox
         self.health = health
@@ -118,9 +139,14 @@ class ListSync:
             self._views[key] = view
         return view
 
-    async def _contacts(self, rows: Sequence[ContactRow]) -> list[Contact]:
+    async def _contacts(self, rows: Sequence[ContactRow], connector: str) -> list[Contact]:
         events = await self.store.events_by_contact(r.id for r in rows)
-        return [list_contact(row, events.get(row.id, [])) for row in rows]
+        return [
+            list_contact(
+                row, events.get(row.id, []), list_targets(self.forms.get(row.form_id), row, connector)
+            )
+            for row in rows
+        ]
 
     def batch_group(self, job: Job) -> BatchGroup | None:
         if job.kind != jobs.CONNECTOR_UPSERT:
@@ -135,7 +161,7 @@ class ListSync:
         name, connector = self._connector(job)
         if job.kind == jobs.CONNECTOR_UPSERT and contact.status != "confirmed":
             return f"not sent: the contact is {contact.status}"
-        [item] = await self._contacts([contact])
+        [item] = await self._contacts([contact], name)
         try:
             if job.kind == jobs.CONNECTOR_UPSERT:
                 result = await connector.upsert(item, idempotency_key=job.idempotency_key)
@@ -178,7 +204,7 @@ class ListSync:
                 sending.append(i)
         if not sending:
             return outcomes
-        contacts = await self._contacts([rows[int(batch[i].payload["contact_id"])] for i in sending])
+        contacts = await self._contacts([rows[int(batch[i].payload["contact_id"])] for i in sending], name)
         jobs_sent = [batch[i] for i in sending]
         items = [(c, j.idempotency_key) for c, j in zip(contacts, jobs_sent, strict=True)]
         results: list[SyncResult | DeliveryError]

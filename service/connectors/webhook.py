@@ -32,6 +32,7 @@ def contact_json(contact: Contact) -> dict[str, Any]:
         "language": contact.language,
         "fields": dict(contact.fields),
         "tags": list(contact.tags),
+        "lists": [target.name for target in contact.lists],
         "consent": None
         if consent is None
         else {

@@ -163,7 +163,9 @@ class ImportRunner:
         info = reader.inspect(request.path)
         batch = self.batch_settings(request, info.sha256)
         columns, rows = reader.read(request.path, info)
-        known_fields = getattr(batch.form, "fields", None)
+        # A form that declares custom fields takes only those; one that declares none keeps what is
+        # mapped in the ledger line of the import (and passes it to the list).
+        known_fields = {spec.name for spec in batch.form.fields} if batch.form.fields else None
         column_map = mapping.build(columns, request.mapped, request.ignore, known_fields)
         summary = Summary(sha256=info.sha256, notices=list(info.notices), columns=column_map.describe())
         unsubscribed = await self.store.read(lambda tx: sql.unsubscribed_emails(tx, batch.form.id))

@@ -63,15 +63,22 @@ def confirmation_email(
     confirm_url: str,
     expires_days: int,
     message_id: str,
+    code: str | None = None,
+    reminder: bool = False,
     identity: MailIdentity | None = None,
 ) -> EmailMessage:
-    subject = renderer.phrase(language, "confirm_subject", list=list_title)
+    """``code``: the 6-digit code the widget takes instead of the link; ``reminder``: the one
+    reminder (service.reminders), the same email under its own subject."""
+    subject = renderer.phrase(
+        language, "reminder_subject" if reminder else "confirm_subject", list=list_title
+    )
     who = _identity(identity, sender, list_title)
     context = {
         "list_title": list_title,
         "first_name": first_name,
         "confirm_url": confirm_url,
         "expires_days": expires_days,
+        "code": code,
         "sender_name": who.sender_name,
         "site": who.site,
     }

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 ContactStatus = Literal["pending", "confirmed", "unsubscribed"]
@@ -22,6 +23,20 @@ class ContactRow:
     created_at: float
     confirmed_at: float | None
     unsubscribed_at: float | None
+    fields: Mapping[str, Any] = field(default_factory=dict)  # custom and campaign fields
+    lists: tuple[str, ...] = ()  # the lists chosen (names of the form's lists)
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    """A confirmation as the code flow sees it: its code's keyed hash and the wrong tries so far."""
+
+    token_id: str
+    contact_id: int
+    created_at: float
+    used_at: float | None
+    code_hash: str | None
+    attempts: int
 
 
 @dataclass(frozen=True)

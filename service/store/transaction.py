@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import astuple
 from typing import Any
 
@@ -27,9 +27,11 @@ from service.store.records import (
     NewJob,
     link_actor,
 )
+from service.store.signups import SignupQueries
 
 _CONTACT_COLUMNS = (
-    "id, form_id, email, first_name, last_name, language, status, created_at, confirmed_at, unsubscribed_at"
+    "id, form_id, email, first_name, last_name, language, status, created_at, confirmed_at, unsubscribed_at,"
+    " fields, lists"
 )
 _JOB_COLUMNS = (
     "id, kind, idempotency_key, payload, state, attempts, run_at, last_error, created_at, updated_at"
@@ -37,7 +39,25 @@ _JOB_COLUMNS = (
 
 
 def _contact(row: tuple[Any, ...]) -> ContactRow:
-    return ContactRow(*row)
+    contact_id, form_id, email, first, last, language, status, created, confirmed, left, fields, lists = row
+    return ContactRow(
+        contact_id,
+        form_id,
+        email,
+        first,
+        last,
+        language,
+        status,
+        created,
+        confirmed,
+        left,
+        json.loads(fields) if fields else {},
+        tuple(json.loads(lists) if lists else ()),
+    )
+
+
+def _json(value: Any) -> str | None:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False) if value else None
 
 
 def _job(row: tuple[Any, ...]) -> Job:
@@ -57,7 +77,7 @@ def _chunks(values: list[int], size: int = 500) -> Iterable[list[int]]:
         yield values[start : start + size]
 
 
-class Transaction:
+class Transaction(SignupQueries):
     """The reads and writes of one operation; runs on the database thread, inside a batch."""
 
     def __init__(self, db: Connection) -> None:
@@ -91,23 +111,49 @@ class Transaction:
         return _contact(row) if row else None
 
     def insert_contact(
-        self, form_id: str, email: str, first: str | None, last: str | None, language: str, now: float
+        self,
+        form_id: str,
+        email: str,
+        first: str | None,
+        last: str | None,
+        language: str,
+        now: float,
+        fields: Mapping[str, Any] | None = None,
+        lists: Sequence[str] = (),
     ) -> int:
         row = self._db.execute(
-            "INSERT INTO contacts (form_id, email, first_name, last_name, language, status, created_at, updated_at,"
-            " email_domain) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING id",
-            (form_id, email, first, last, language, now, now, email.rpartition("@")[2].lower()),
+            "INSERT INTO contacts (form_id, email, first_name, last_name, language, status, created_at,"
+            " updated_at, fields, lists, email_domain) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id",
+            (
+                form_id,
+                email,
+                first,
+                last,
+                language,
+                now,
+                now,
+                _json(fields),
+                _json(list(lists)),
+                email.rpartition("@")[2].lower(),
+            ),
         ).fetchone()
         return int(row[0])
 
     def refresh_pending(
-        self, contact_id: int, first: str | None, last: str | None, language: str, now: float
+        self,
+        contact_id: int,
+        first: str | None,
+        last: str | None,
+        language: str,
+        now: float,
+        fields: Mapping[str, Any] | None = None,
+        lists: Sequence[str] = (),
     ) -> None:
         """A new signup for an address that is pending or had left: details as now given."""
         self._db.execute(
             "UPDATE contacts SET first_name = ?, last_name = ?, language = ?, status = 'pending',"
-            " unsubscribed_at = NULL, updated_at = ? WHERE id = ?",
-            (first, last, language, now, contact_id),
+            " unsubscribed_at = NULL, updated_at = ?, fields = ?, lists = ? WHERE id = ?",
+            (first, last, language, now, _json(fields), _json(list(lists)), contact_id),
         )
 
     def set_status(self, contact_id: int, status: ContactStatus, now: float) -> None:
@@ -137,10 +183,12 @@ class Transaction:
                 (event.at, contact_id),
             )
 
-    def add_confirmation(self, token_id: str, contact_id: int, now: float) -> None:
+    def add_confirmation(
+        self, token_id: str, contact_id: int, now: float, code_hash: str | None = None
+    ) -> None:
         self._db.execute(
-            "INSERT INTO confirmations (token_id, contact_id, created_at) VALUES (?, ?, ?)",
-            (token_id, contact_id, now),
+            "INSERT INTO confirmations (token_id, contact_id, created_at, code_hash) VALUES (?, ?, ?, ?)",
+            (token_id, contact_id, now, code_hash),
         )
 
     def confirmation(self, token_id: str) -> tuple[int, float | None] | None:

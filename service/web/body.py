@@ -173,7 +173,15 @@ def parse_fields(raw: bytes, content_type_header: str) -> dict[str, Any]:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise InputError("the form body is not valid UTF-8", status=400) from None
-        return dict(parse_qsl(text, keep_blank_values=True))
+        fields: dict[str, Any] = {}
+        for key, value in parse_qsl(text, keep_blank_values=True):
+            # A key sent twice (checkboxes named "lists") is a list of its values.
+            if key in fields:
+                previous = fields[key]
+                fields[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+            else:
+                fields[key] = value
+        return fields
     if content_type == "multipart/form-data":
         raise InputError("send the form as application/x-www-form-urlencoded or JSON", status=415)
     raise InputError("send JSON (application/json) or a form (application/x-www-form-urlencoded)", status=415)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from service.codes import SignupCodes
 from service.confirmation import Confirmations
 from service.connectors.base import Connector
 from service.limits import MinuteCounter
@@ -33,6 +34,8 @@ class Services:
     connectors: dict[str, Connector]
     catcher: MailCatcher | None
     verify_limit: MinuteCounter
+    codes: SignupCodes
+    status_limit: MinuteCounter
     reports: Reports
 
 

@@ -33,10 +33,10 @@ async def receive(request: Request) -> Response:
         if submission.ping:
             message = "the signature is valid and the form accepts submissions"
             return JSONResponse({"status": "ok", "form": form.id, "message": message})
-        fresh = await svc.signup.subscribe(signup_from(form, hook, submission, client_ip(request)))
+        accepted = await svc.signup.subscribe(signup_from(form, hook, submission, client_ip(request)))
     except InputError as exc:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
         return JSONResponse(
             {"error": exc.message, "field": exc.field}, status_code=exc.status, headers=headers
         )
-    return JSONResponse({"status": "accepted", "duplicate": not fresh}, status_code=202)
+    return JSONResponse({"status": "accepted", "duplicate": not accepted.fresh}, status_code=202)

@@ -18,7 +18,12 @@ FORM = "application/x-www-form-urlencoded"
 ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {"type": "string", "minLength": 1}, "field": {"type": ["string", "null"]}},
+    "properties": {
+        "error": {"type": "string", "minLength": 1},
+        "field": {"type": ["string", "null"]},
+        # Several fields wrong at once (a form's custom fields): each one's problem.
+        "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
 }
 STRING_OR_NULL = {"type": ["string", "null"]}
 
@@ -104,6 +109,29 @@ VERDICT: dict[str, Any] = {
     },
 }
 FORM_ID = {"name": "form_id", "in": "path", "required": True, "schema": {"type": "string"}}
+HANDLE = {"type": "string", "description": "the signup handle the subscribe answer gave"}
+SIGNUP_BODY: dict[str, Any] = {"type": "object", "required": ["signup"], "properties": {"signup": HANDLE}}
+CODE_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["signup", "code"],
+    "properties": {"signup": HANDLE, "code": {"type": "string", "description": "the 6 digits of the email"}},
+}
+CODE_REFUSED: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "error", "field"],
+    "properties": {
+        "status": {"enum": ["wrong_code", "too_many_attempts", "expired"]},
+        "error": {"type": "string", "minLength": 1},
+        "field": {"const": "code"},
+        "tries_left": {"type": "integer", "minimum": 0},
+    },
+}
+
+
+def _posted(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {JSON: {"schema": schema}, FORM: {"schema": schema}}}
+
+
 TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
 EMAIL = {"name": "email", "in": "path", "required": True, "schema": {"type": "string"}}
 BEARER: list[dict[str, list[str]]] = [{"adminKey": []}]
@@ -173,13 +201,77 @@ def document() -> dict[str, Any]:
                         "202": _json(
                             {
                                 "type": "object",
-                                "required": ["status", "message"],
-                                "properties": {"status": {"const": "accepted"}},
+                                "required": ["status", "message", "signup"],
+                                "properties": {"status": {"const": "accepted"}, "signup": HANDLE},
                             },
-                            "Accepted: a confirmation email is on its way (or was already sent)",
+                            "Accepted: a confirmation email is on its way (or was already sent);"
+                            " the same answer whoever the address is, with a new handle each time",
                         ),
                         "303": {"description": "A plain HTML form post: go to the thank-you page"},
                         **_errors_or_pages(400, 403, 404, 413, 415, 422, 429),
+                    },
+                }
+            },
+            "/v1/forms/{form_id}/code": {
+                "post": {
+                    "summary": "Confirm a signup with the 6-digit code of its email (a wrong handle"
+                    " answers like a wrong code)",
+                    "parameters": [FORM_ID],
+                    "requestBody": _posted(CODE_BODY),
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["status", "message"],
+                                "properties": {
+                                    "status": {"const": "confirmed"},
+                                    "message": {"type": "string"},
+                                },
+                            },
+                            "Confirmed, as the email's link would (or already was)",
+                        ),
+                        "409": _json(
+                            CODE_REFUSED, "Too many wrong codes for this signup: ask for a new email"
+                        ),
+                        "410": _json(CODE_REFUSED, "The code has expired with its link"),
+                        "422": _json(ERROR, "A wrong code (tries_left says how many remain), or no code"),
+                        **_errors(400, 403, 404, 413, 415, 429),
+                    },
+                }
+            },
+            "/v1/forms/{form_id}/status": {
+                "post": {
+                    "summary": "Whether a signup was confirmed (in another tab, from the email's link)",
+                    "parameters": [FORM_ID],
+                    "requestBody": _posted(SIGNUP_BODY),
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["status"],
+                                "properties": {"status": {"enum": ["pending", "confirmed", "expired"]}},
+                            },
+                            "The signup's state",
+                        ),
+                        **_errors(400, 403, 404, 413, 415, 422, 429),
+                    },
+                }
+            },
+            "/v1/forms/{form_id}/resend": {
+                "post": {
+                    "summary": "A new email with a new code, within the address's email budget",
+                    "parameters": [FORM_ID],
+                    "requestBody": _posted(SIGNUP_BODY),
+                    "responses": {
+                        "202": _json(
+                            {
+                                "type": "object",
+                                "required": ["status", "message", "signup"],
+                                "properties": {"status": {"const": "accepted"}, "signup": HANDLE},
+                            },
+                            "The same answer whether an email went or not, with the handle to use now",
+                        ),
+                        **_errors(400, 403, 404, 413, 415, 422, 429),
                     },
                 }
             },

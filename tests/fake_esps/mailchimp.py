@@ -44,6 +44,7 @@ class Audience:
     name: str
     merge_fields: set[str] = field(default_factory=lambda: {"FNAME", "LNAME"})
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
+    interests: set[str] = field(default_factory=set)  # the ids of the audience's interest groups
 
 
 class FakeMailchimp(FakeEsp):
@@ -106,19 +107,22 @@ class FakeMailchimp(FakeEsp):
             "unique_email_id": h[:10],
             "status": status,
             "merge_fields": {},
+            "interests": {},
             "tags": [],
             "list_id": self.list_id,
         }
 
     def _invalid_fields(self, audience: Audience, body: dict[str, Any]) -> list[dict[str, str]]:
         unknown = set(body.get("merge_fields") or {}) - audience.merge_fields
+        bad_interests = set(body.get("interests") or {}) - audience.interests
         return [
             {"field": f, "message": f"Your merge fields were invalid: {f} is not a merge field"}
             for f in unknown
-        ]
+        ] + [{"field": "interests", "message": f"Invalid interest ID: '{i}'"} for i in bad_interests]
 
     def _apply(self, member: dict[str, Any], body: dict[str, Any]) -> None:
         member["merge_fields"].update(body.get("merge_fields") or {})
+        member["interests"].update(body.get("interests") or {})
         for key in ("language", "ip_opt", "timestamp_opt", "ip_signup", "timestamp_signup"):
             if key in body:
                 member[key] = body[key]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import re
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from email.message import EmailMessage
@@ -79,20 +82,22 @@ async def serve(
     host: str = "127.0.0.1",
     sock: socket.socket | None = None,
     role: Role = "all",
+    clock: Callable[[], float] = time.time,
     *,
     public_host: str | None = None,
     certfile: str | None = None,
 ) -> AsyncIterator[tuple[str, Settings]]:
     """The app on a loopback port, bound first so the settings' public URL (used in emailed
     links) is the real one. Pass ``sock`` to choose the port in advance (a service that is down,
-    then up, at one URL). With ``certfile`` (key and certificate in one PEM) it speaks HTTPS, and
-    ``public_host`` names it in the URL (a name the test DNS zone resolves to loopback)."""
+    then up, at one URL), ``clock`` to move its time on (tests.support.clock). With ``certfile``
+    (key and certificate in one PEM) it speaks HTTPS, and ``public_host`` names it in the URL (a
+    name the test DNS zone resolves to loopback)."""
     own = sock is None
     sock = sock or bound_socket(host)
     url = f"{'https' if certfile else 'http'}://{public_host or host}:{sock.getsockname()[1]}"
     settings = configure(url)
     config = uvicorn.Config(
-        create_app(settings, role),
+        create_app(settings, role, clock),
         log_level="warning",
         lifespan="on",
         ssl_certfile=certfile,
@@ -140,6 +145,13 @@ def text_of(message: EmailMessage) -> str:
     return str(part.get_content())
 
 
+def code_in(message: EmailMessage) -> str:
+    """The 6-digit code of a confirmation email (written "123 456")."""
+    found = re.search(r"(\d{3}) (\d{3})\s*$", text_of(message), re.MULTILINE)
+    assert found, text_of(message)
+    return found.group(1) + found.group(2)
+
+
 def link_in(message: EmailMessage, path: str) -> str:
     found = re.search(rf"http://127\.0\.0\.1:\d+/{path}/\S+", text_of(message))
     assert found, text_of(message)
@@ -153,11 +165,13 @@ def relay_settings(
     ca_file: str,
     hook_url: str = "",
     extra_forms: dict[str, dict[str, Any]] | None = None,
+    connectors: dict[str, dict[str, Any]] | None = None,
     **form: object,
 ) -> Callable[[str], Settings]:
     """A service that sends through ``relay`` (STARTTLS + AUTH) and, given a URL, to a webhook.
 
-    ``form`` changes the ``newsletter`` form; ``extra_forms`` adds others.
+    ``form`` changes the ``newsletter`` form; ``extra_forms`` adds others; ``connectors`` adds
+    ``[connectors.NAME]`` tables.
     """
 
     def configure(url: str) -> Settings:
@@ -180,12 +194,24 @@ def relay_settings(
                 "main-list": {"kind": "webhook", "url": hook_url, "secret": "env:HOOK_SECRET"}
             }
             config["forms"]["newsletter"].update({"connector": "main-list", "welcome_email": True})
+        config.setdefault("connectors", {}).update(connectors or {})
         config["forms"]["newsletter"].update(form)
         config["forms"].update(extra_forms or {})
         env = {"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD, "HOOK_SECRET": HOOK_SECRET}
         return make_settings(config, env)
 
     return configure
+
+
+def answer_shape(answer: httpx.Response) -> tuple[int, str, dict[str, Any], list[str], int]:
+    """What a subscribe answer shows a stranger, with its signup handle reduced to its form:
+    status, content type, body without the handle, the handle's keys, the length of its id.
+    Two answers with the same shape tell nothing apart (the handle is random each time)."""
+    body = dict(answer.json())
+    handle = body.pop("signup", None)
+    assert isinstance(handle, str), body
+    payload = json.loads(base64.urlsafe_b64decode(handle.split(".")[0] + "=="))
+    return answer.status_code, answer.headers["content-type"], body, sorted(payload), len(payload["t"])
 
 
 async def confirm(http: httpx.AsyncClient, link: str) -> httpx.Response:

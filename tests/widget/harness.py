@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -37,9 +38,10 @@ async def serve_antibot(
     configure: Callable[[str], Settings],
     policies: Mapping[str, AntiBotPolicy] | None = None,
     host: str = "127.0.0.1",
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[tuple[str, Settings]]:
     """The real service with per-form anti-bot policies; ``host`` names its origin."""
-    async with serve(with_policies(configure, policies), host) as running:
+    async with serve(with_policies(configure, policies), host, clock=clock) as running:
         yield running
 
 

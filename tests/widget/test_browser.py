@@ -12,7 +12,8 @@ import json
 import os
 import re
 import shutil
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from html import escape
@@ -23,7 +24,15 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import uvicorn
-from playwright.async_api import Browser, ConsoleMessage, Page, Route, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Route,
+    async_playwright,
+    expect,
+)
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -31,7 +40,7 @@ from starlette.routing import Route as WebRoute
 
 from service.antibot import AntiBotPolicy
 from service.antibot.http import embed_snippet
-from tests.support.app_server import bound_socket, link_in, relay_settings, stored, wait_for
+from tests.support.app_server import bound_socket, code_in, link_in, relay_settings, stored, wait_for
 from tests.support.relay import Relay
 from tests.widget.harness import serve_antibot
 
@@ -90,11 +99,12 @@ class Scene:
     host: str
     service: str
     relay: Relay
+    context: BrowserContext
     refused: list[str] = field(default_factory=list)  # CSP violations and blocked requests
     submitted: list[dict[str, Any]] = field(default_factory=list)
 
-    async def open(self, lang: str = "en", mode: str = "render") -> None:
-        await self.page.goto(f"{self.host}/?lang={lang}&mode={mode}")
+    async def open(self, lang: str = "en", mode: str = "render", query: str = "") -> None:
+        await self.page.goto(f"{self.host}/?lang={lang}&mode={mode}{query}")
         if mode == "render":
             await expect(self.page.get_by_role("button", name=LABELS[lang]["submit"])).to_be_visible()
 
@@ -118,6 +128,8 @@ async def scene(
     policy: AntiBotPolicy | None = None,
     widget_strings: dict[str, dict[str, str]] | None = None,
     texts: dict[str, Any] | None = None,
+    clock: Callable[[], float] = time.time,
+    connectors: dict[str, dict[str, Any]] | None = None,
 ) -> AsyncIterator[Scene]:
     executable = chromium_path()
     sock = bound_socket(HOST)
@@ -130,10 +142,11 @@ async def scene(
         ca_file,
         allowed_origins=[host_url],
         widget_strings=widget_strings or {},
+        connectors=connectors,
         **form,
     )
     policies = {"newsletter": policy or AntiBotPolicy(altcha_max_number=20_000)}
-    async with serve_antibot(configure, policies) as (service_url, _settings):
+    async with serve_antibot(configure, policies, clock=clock) as (service_url, _settings):
         app = Starlette(routes=[WebRoute("/", host_page), WebRoute("/sent", sent, methods=["POST"])])
         app.state.service = service_url
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
@@ -154,7 +167,7 @@ async def scene(
                 context = await browser.new_context(viewport={"width": 640, "height": 720})
                 await context.add_init_script(path=str(AXE))  # DevTools injection: not subject to CSP
                 page = await context.new_page()
-                result = Scene(page, host_url, service_url, relay)
+                result = Scene(page, host_url, service_url, relay, context)
 
                 async def loopback_only(route: Route) -> None:
                     if urlsplit(route.request.url).hostname in (HOST, "127.0.0.1"):
@@ -264,9 +277,16 @@ async def test_keyboard_only_and_no_axe_violations(
         await keys.press("Enter")
         status = s.page.get_by_role("status")
         await expect(status).to_have_text(LABELS["en"]["success"])
+        # Next: the code from the email, in the field that now has the focus.
+        code = s.page.get_by_label("Enter the 6-digit code we sent you")
+        await expect(code).to_be_focused()
+        assert await axe_violations(s.page) == []
+        [mail] = await wait_for(lambda: starttls_relay.to("grace@gmail.com"), what="the confirmation email")
+        await keys.type(code_in(mail))
+        await keys.press("Enter")
+        await expect(status).to_have_text("You're subscribed! Thank you.")
         await expect(status).to_be_focused()
         assert await axe_violations(s.page) == []
-        await wait_for(lambda: starttls_relay.to("grace@gmail.com"), what="the confirmation email")
 
 
 async def test_bots_are_refused(starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str) -> None:

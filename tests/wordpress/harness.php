@@ -7,18 +7,22 @@
  * Scenario keys:
  *   state       path of a JSON file holding options, transients and WP-Cron events between runs
  *   settings    optional optin_settings to store before the plugin loads
+ *   options     optional options to store before the plugin loads (e.g. admin_email)
  *   action      submit | cron | shortcode | render_tag | test_connection | settings_page | sanitize
- *               | activate | deactivate | uninstall
+ *               | activate | deactivate | uninstall | dashboard | dismiss | tag_generator
  *   submit:     status, posted_data (object), posted_data_hash, meta {remote_ip, user_agent, url},
- *               form_tags (tag types in the form, default ["optin_checkbox"]),
+ *               form_tags (tags in the form: a type, or {type, values, labels}; default
+ *               text*, email*, textarea, optin_checkbox),
  *               keep_hash (pass posted_data_hash even where Contact Form 7 would blank it)
+ *   dashboard:  admin_notices on any admin page;  dismiss: the "dropped" notice's button
+ *   tag_generator: Contact Form 7's form editor adds the tag generators and prints their dialogs
  *   cron:       advance (seconds the clock is moved on: due events run)
  *   shortcode:  atts;  render_tag: values, labels;  sanitize: input
  *   test_connection: can (bool, default true), nonce_ok (bool, default true)
  *
  * Prints one JSON object: requests (every wp_remote_post, with its answer), results (each forwarding
  * result the plugin reported), forwarded (whether any submission reached the service), cron (events
- * still scheduled), options, output, redirect, died.
+ * still scheduled), options, output, redirect, died, mails (every wp_mail), generators (tag generators).
  *
  * HTTP goes only to loopback addresses.
  */
@@ -52,7 +56,9 @@ $GLOBALS['h'] = array(
 	'output'     => null,
 	'redirect'   => null,
 	'died'       => null,
-	'admin'      => in_array( $scenario['action'], array( 'test_connection', 'settings_page', 'sanitize' ), true ),
+	'admin'      => in_array( $scenario['action'], array( 'test_connection', 'settings_page', 'sanitize', 'dashboard', 'dismiss', 'tag_generator' ), true ),
+	'mails'      => array(),
+	'generators' => array(),
 	'can'        => ! isset( $scenario['can'] ) || $scenario['can'],
 	'nonce_ok'   => ! isset( $scenario['nonce_ok'] ) || $scenario['nonce_ok'],
 	'pages'      => array(),
@@ -89,6 +95,8 @@ register_shutdown_function(
 				'redirect'  => $h['redirect'],
 				'died'      => $h['died'],
 				'errors'    => $h['errors'],
+				'mails'     => $h['mails'],
+				'generators' => $h['generators'],
 			)
 		), "\n";
 	}
@@ -363,6 +371,23 @@ function esc_html__( $text, $domain = 'default' ) {
 	return esc_html( $text );
 }
 
+function esc_attr__( $text, $domain = 'default' ) {
+	return esc_attr( $text );
+}
+
+function wp_strip_all_tags( $text ) {
+	return trim( strip_tags( (string) $text ) );
+}
+
+function wp_mail( $to, $subject, $message, $headers = '' ) {
+	$GLOBALS['h']['mails'][] = array(
+		'to'      => $to,
+		'subject' => $subject,
+		'message' => $message,
+	);
+	return true;
+}
+
 function _n( $single, $plural, $number, $domain = 'default' ) {
 	return 1 === (int) $number ? $single : $plural;
 }
@@ -499,7 +524,7 @@ class WPCF7_ContactForm {
 	public function __construct( array $tag_types ) {
 		$this->tags = array();
 		foreach ( $tag_types as $type ) {
-			$this->tags[] = new WPCF7_FormTag( array( 'type' => $type ) );
+			$this->tags[] = new WPCF7_FormTag( is_array( $type ) ? $type : array( 'type' => $type ) );
 		}
 	}
 
@@ -562,10 +587,30 @@ class WPCF7_Submission {
 	}
 }
 
+class WPCF7_TagGenerator {
+	private static $instance;
+	public $panels = array();
+
+	public static function get_instance() {
+		if ( empty( self::$instance ) ) {
+			self::$instance = new self();
+		}
+		return self::$instance;
+	}
+
+	public function add( $id, $title, $callback, $options = '' ) {
+		$this->panels[ $id ] = array( $title, $callback, (array) $options );
+		return true;
+	}
+}
+
 /* ---- the scenario ------------------------------------------------------------------------ */
 
 if ( isset( $scenario['settings'] ) ) {
 	update_option( 'optin_settings', $scenario['settings'] );
+}
+foreach ( isset( $scenario['options'] ) ? $scenario['options'] : array() as $name => $value ) {
+	update_option( $name, $value );
 }
 
 if ( 'uninstall' === $scenario['action'] ) {
@@ -665,6 +710,30 @@ switch ( $scenario['action'] ) {
 
 	case 'activate':
 		do_action( 'activate_optin' );
+		break;
+
+	case 'dashboard':
+		ob_start();
+		do_action( 'admin_notices' );
+		$GLOBALS['h']['output'] = ob_get_clean();
+		break;
+
+	case 'dismiss':
+		do_action( 'admin_post_optin_dismiss_dropped' );
+		break;
+
+	case 'tag_generator':
+		do_action( 'wpcf7_admin_init' );
+		ob_start();
+		// What WPCF7_TagGenerator::print_panels() does for each: a dialog holding a form around the callback.
+		foreach ( WPCF7_TagGenerator::get_instance()->panels as $id => $panel ) {
+			$options = array_merge( $panel[2], array( 'id' => $id, 'title' => $panel[0], 'content' => 'tag-generator-panel-' . $id ) );
+			$GLOBALS['h']['generators'][ $id ] = array( 'title' => $panel[0], 'version' => isset( $panel[2]['version'] ) ? $panel[2]['version'] : '1' );
+			echo '<dialog id="' . esc_attr( $options['content'] ) . '"><form method="dialog" class="tag-generator-panel" data-id="' . esc_attr( $id ) . '">';
+			call_user_func( $panel[1], new WPCF7_ContactForm( array() ), $options );
+			echo '</form></dialog>';
+		}
+		$GLOBALS['h']['output'] = ob_get_clean();
 		break;
 
 	case 'deactivate':

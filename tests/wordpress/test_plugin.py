@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -80,6 +82,7 @@ async def test_the_signature_is_the_services_scheme(php: str, tmp_path: Path) ->
             "ip": "203.0.113.9",
             "user_agent": "pytest-browser",
             "page_url": "https://wp.example/contact",
+            "consent_text": "Subscribe me to the newsletter",  # the tag's label (here the default)
         },
     }
 
@@ -173,13 +176,21 @@ async def test_uninstall_removes_options_and_retries(php: str, tmp_path: Path) -
     assert out["options"] == {} and out["cron"] == []
 
 
-async def test_retries_back_off_then_give_up(php: str, tmp_path: Path) -> None:
+async def test_retries_back_off_then_give_up_and_tell_the_owner(php: str, tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     with bound_socket() as refused:
         url = f"http://127.0.0.1:{refused.getsockname()[1]}"
         out = await run_harness(
-            php, state, "submit", settings=wp_settings(url), posted_data=TICKED, posted_data_hash="h"
+            php,
+            state,
+            "submit",
+            settings=wp_settings(url),
+            options={"admin_email": "owner@wp.example"},
+            posted_data=TICKED,
+            posted_data_hash="h",
+            meta={"url": "https://wp.example/contact"},
         )
+        assert out["mails"] == []
         scheduled = len(out["cron"])
         for _ in range(6):
             nothing_due = await run_harness(php, state, "cron")
@@ -187,6 +198,90 @@ async def test_retries_back_off_then_give_up(php: str, tmp_path: Path) -> None:
             out = await run_harness(php, state, "cron", advance=86400)
             assert len(out["requests"]) == 1 and out["requests"][0]["code"] == 0
             scheduled += len(out["cron"])
-    assert out["cron"] == [] and out["options"]["optin_pending"] == []
-    assert "gave up after 7 attempts" in out["options"]["optin_last_problem"]["message"]
-    assert scheduled == 6  # the first attempt, then 5 retries rescheduled, the 7th drops it
+        assert out["cron"] == [] and out["options"]["optin_pending"] == []
+        assert "gave up after 7 attempts" in out["options"]["optin_last_problem"]["message"]
+        assert scheduled == 6  # the first attempt, then 5 retries rescheduled, the 7th drops it
+        (mail,) = out["mails"]
+        assert mail["to"] == "owner@wp.example" and "was dropped" in mail["subject"]
+        assert "after 7 attempts" in mail["message"] and "Address: a***@example.org" in mail["message"]
+        assert (
+            "Page: https://wp.example/contact" in mail["message"] and "ada@example.org" not in mail["message"]
+        )
+        assert "could not be reached" in mail["message"]
+        assert out["options"]["optin_dropped"]["count"] == 1
+
+        # Another one dropped within the hour: counted, and no second email.
+        out = await run_harness(php, state, "submit", posted_data=TICKED, posted_data_hash="h2")
+        for _ in range(6):
+            out = await run_harness(php, state, "cron", advance=86400)
+        assert out["mails"] == [] and out["options"]["optin_dropped"]["count"] == 2
+
+    dashboard = (await run_harness(php, state, "dashboard"))["output"]
+    assert "notice-error" in dashboard
+    assert (
+        "2 contact-form signups could not be forwarded after their last retry and were dropped" in dashboard
+    )
+    assert 'name="action" value="optin_dismiss_dropped"' in dashboard and 'name="_wpnonce"' in dashboard
+    # Only someone who may change the settings, with the form's nonce, dismisses it.
+    for refused_case in ({"can": False}, {"nonce_ok": False}):
+        out = await run_harness(php, state, "dismiss", **refused_case)
+        assert out["died"]["status"] == 403 and out["options"]["optin_dropped"]["count"] == 2
+    assert "optin_dropped" not in (await run_harness(php, state, "dismiss"))["options"]
+    assert (await run_harness(php, state, "dashboard"))["output"] == ""
+    assert (await run_harness(php, state, "dashboard", can=False))["output"] == ""
+
+
+async def test_the_submission_carries_the_checkbox_label(php: str, tmp_path: Path) -> None:
+    tags = [
+        "email*",
+        {
+            "type": "optin_checkbox",
+            "values": ["Send me <b>the</b> news"],
+            "labels": ["Send me <b>the</b> news"],
+        },
+    ]
+    with bound_socket() as refused:
+        url = f"http://127.0.0.1:{refused.getsockname()[1]}"
+        out = await run_harness(
+            php,
+            tmp_path / "state.json",
+            "submit",
+            settings=wp_settings(url),
+            posted_data=TICKED,
+            posted_data_hash="h",
+            form_tags=tags,
+        )
+    (request,) = out["requests"]
+    assert json.loads(request["body"])["meta"]["consent_text"] == "Send me the news"
+
+
+def compose(panel: str) -> str:
+    """The tag Contact Form 7's tag generator (version 2) composes from a dialog's fields, as
+    admin/includes/js/src/tag-generator-v2.js does: basetype, options, then each value quoted."""
+    basetype = re.search(r'data-tag-part="basetype" value="([^"]*)"', panel)
+    assert basetype, panel
+    values = re.findall(r'data-tag-part="value"[^>]* value="([^"]*)"', panel)
+    options = re.findall(r'data-tag-part="option" data-tag-option="([^"]*)"[^>]* value="([^"]*)"', panel)
+    parts = (
+        [basetype.group(1)]
+        + [opt + v for opt, v in options if v]
+        + [f'"{html.unescape(v)}"' for v in values if v]
+    )
+    return "[" + " ".join(parts) + "]"
+
+
+async def test_contact_form_7_gets_a_button_that_inserts_the_checkbox(php: str, tmp_path: Path) -> None:
+    out = await run_harness(php, tmp_path / "state.json", "tag_generator")
+    assert out["generators"] == {"optin_checkbox": {"title": "optin checkbox", "version": "2"}}
+    panel = out["output"]
+    assert 'data-taggen="insert-tag"' in panel and 'data-tag-part="tag"' in panel
+    # Every field has a visible name (legend) it is labelled by.
+    for legend in re.findall(r'aria-labelledby="([^"]+)"', panel):
+        assert f'id="{legend}"' in panel
+    tag = compose(panel)
+    assert tag == '[optin_checkbox "Subscribe me to the newsletter"]'
+    # The tag it inserts renders the checkbox with that label.
+    rendered = await run_harness(
+        php, tmp_path / "s.json", "render_tag", values=["Subscribe me to the newsletter"]
+    )
+    assert "Subscribe me to the newsletter" in rendered["output"]

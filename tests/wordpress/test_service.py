@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from service.hooks import sign
 from tests.support.app_server import bound_socket, link_in, wait_for
+from tests.support.db import rows
 from tests.support.relay import Relay
 from tests.wordpress.conftest import (
     HOOK_SECRET,
@@ -133,6 +135,10 @@ async def test_service_down_then_the_wp_cron_retry_delivers(
         assert pending["submission_id"] == "cf7-retry" and pending["attempts"] == 1
         assert pending["fields"]["your-email"] == "retry@example.org"
         assert "could not be reached" in out["options"]["optin_last_problem"]["message"]
+        # Every admin page says so, not only the plugin's own settings page.
+        notice = (await run_harness(php, state, "dashboard"))["output"]
+        assert "notice-warning" in notice and "1 contact-form signup is waiting to be forwarded" in notice
+        assert "Last problem: the service could not be reached" in notice
 
         # The retry waits for its time: WP-Cron running now does nothing.
         assert (await run_harness(php, state, "cron"))["requests"] == []
@@ -143,6 +149,10 @@ async def test_service_down_then_the_wp_cron_retry_delivers(
             assert signature_ok(request)  # signed afresh at retry time
             assert answer(out) == (202, {"status": "accepted", "duplicate": False})
             assert out["cron"] == [] and out["options"]["optin_pending"] == []
+            # The retry worked: the problem is over, and no longer shown.
+            assert "optin_last_problem" not in out["options"]
+            assert (await run_harness(php, state, "dashboard"))["output"] == ""
+            assert "Last problem" not in (await run_harness(php, state, "settings_page"))["output"]
 
             assert (await run_harness(php, state, "cron", advance=86400))["requests"] == []
             await wait_for(lambda: starttls_relay.to("retry@example.org"), what="the retried confirmation")
@@ -183,3 +193,21 @@ async def test_connection_button_reports_in_words(
             page = (await run_harness(php, state, "settings_page"))["output"]
             assert "does not know this form" in page
     assert starttls_relay.messages == []
+
+
+async def test_the_checkbox_label_is_the_recorded_consent(
+    php: str, tmp_path: Path, starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    label = "Yes, send me the Contact Letter about twice a month."
+    tags = ["text*", "email*", {"type": "optin_checkbox", "values": [label], "labels": [label]}]
+    with bound_socket() as sock:
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        async with serve_on(sock, contact_settings(db_url, nameserver, starttls_relay, ca_file)(url)):
+            submit = {"posted_data": posted("lin@example.org"), "posted_data_hash": "cf7-lin", "meta": META}
+            out = await run_harness(
+                php, tmp_path / "wp.json", "submit", settings=wp_settings(url), form_tags=tags, **submit
+            )
+            assert answer(out)[0] == 202
+    found = rows(db_url, "SELECT consent_text, detail FROM consent_events WHERE event = 'signup'")
+    assert found == [(label, found[0][1])]
+    assert f"consent_sha256={hashlib.sha256(label.encode()).hexdigest()}" in found[0][1]

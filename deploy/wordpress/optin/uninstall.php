@@ -13,7 +13,7 @@ if ( ! defined( 'WP_UNINSTALL_PLUGIN' ) ) {
  * Clean up the current site.
  */
 function optin_uninstall_site() {
-	foreach ( array( 'optin_settings', 'optin_pending', 'optin_last_problem' ) as $option ) {
+	foreach ( array( 'optin_settings', 'optin_pending', 'optin_last_problem', 'optin_dropped' ) as $option ) {
 		delete_option( $option );
 	}
 	wp_unschedule_hook( 'optin_retry' );

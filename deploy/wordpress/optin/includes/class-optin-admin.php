@@ -30,6 +30,11 @@ class Optin_Admin {
 	const CAPABILITY = 'manage_options';
 
 	/**
+	 * The admin-post action (and nonce action) that dismisses the "dropped" notice.
+	 */
+	const DISMISS_ACTION = 'optin_dismiss_dropped';
+
+	/**
 	 * The plugin.
 	 *
 	 * @var Optin_Plugin
@@ -52,6 +57,140 @@ class Optin_Admin {
 		add_action( 'admin_menu', array( $this, 'add_page' ) );
 		add_action( 'admin_init', array( $this, 'register_settings' ) );
 		add_action( 'admin_post_' . self::TEST_ACTION, array( $this, 'test_connection' ) );
+		add_action( 'admin_post_' . self::DISMISS_ACTION, array( $this, 'dismiss_dropped' ) );
+		add_action( 'admin_notices', array( $this, 'notices' ) );
+		add_action( 'wpcf7_admin_init', array( $this, 'add_tag_generator' ), 60 );
+	}
+
+	/**
+	 * On every admin page, for those who can act on it: submissions waiting for a retry, and those dropped.
+	 */
+	public function notices() {
+		if ( ! current_user_can( self::CAPABILITY ) ) {
+			return;
+		}
+		$settings = '<a href="' . esc_url( admin_url( 'options-general.php?page=' . self::PAGE ) ) . '">' . esc_html__( 'Settings → Optin', 'optin' ) . '</a>';
+		$pending  = count( $this->plugin->pending() );
+		$problem  = get_option( Optin_Plugin::PROBLEM_OPTION );
+		if ( $pending > 0 ) {
+			$said = is_array( $problem ) && isset( $problem['message'] ) ? ' ' . sprintf(
+				/* translators: %s: what went wrong, in words. */
+				__( 'Last problem: %s.', 'optin' ),
+				(string) $problem['message']
+			) : '';
+			printf(
+				'<div class="notice notice-warning"><p><strong>%1$s</strong> %2$s%3$s %4$s</p></div>',
+				esc_html__( 'Optin:', 'optin' ),
+				esc_html(
+					sprintf(
+						/* translators: %d: number of submissions waiting. */
+						_n(
+							'%d contact-form signup is waiting to be forwarded to the optin service; it is retried automatically.',
+							'%d contact-form signups are waiting to be forwarded to the optin service; they are retried automatically.',
+							$pending,
+							'optin'
+						),
+						$pending
+					)
+				),
+				esc_html( $said ),
+				$settings // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- escaped above.
+			);
+		}
+		$dropped = $this->plugin->dropped_record();
+		if ( $dropped['count'] > 0 ) {
+			printf(
+				'<div class="notice notice-error"><p><strong>%1$s</strong> %2$s %3$s %4$s</p><form method="post" action="%5$s"><input type="hidden" name="action" value="%6$s" />',
+				esc_html__( 'Optin:', 'optin' ),
+				esc_html(
+					sprintf(
+						/* translators: 1: number of submissions dropped, 2: date and time. */
+						_n(
+							'%1$d contact-form signup could not be forwarded after its last retry and was dropped (since %2$s): that person is not subscribed.',
+							'%1$d contact-form signups could not be forwarded after their last retry and were dropped (since %2$s): those people are not subscribed.',
+							$dropped['count'],
+							'optin'
+						),
+						$dropped['count'],
+						wp_date( 'Y-m-d H:i', $dropped['since'] )
+					)
+				),
+				esc_html(
+					sprintf(
+						/* translators: %s: what went wrong, in words. */
+						__( 'Last problem: %s.', 'optin' ),
+						$dropped['message']
+					)
+				),
+				$settings, // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- escaped above.
+				esc_url( admin_url( 'admin-post.php' ) ),
+				esc_attr( self::DISMISS_ACTION )
+			);
+			wp_nonce_field( self::DISMISS_ACTION );
+			submit_button( __( 'Dismiss', 'optin' ), 'secondary small', 'submit', false );
+			echo '</form></div>';
+		}
+	}
+
+	/**
+	 * Admin-post handler of the notice's "Dismiss": the owner has seen the dropped submissions.
+	 */
+	public function dismiss_dropped() {
+		if ( ! current_user_can( self::CAPABILITY ) ) {
+			wp_die( esc_html__( 'You are not allowed to change the Optin settings.', 'optin' ), '', array( 'response' => 403 ) );
+		}
+		check_admin_referer( self::DISMISS_ACTION );
+		delete_option( Optin_Plugin::DROPPED_OPTION );
+		wp_safe_redirect( admin_url( 'options-general.php?page=' . self::PAGE ) );
+		exit;
+	}
+
+	/**
+	 * A button in Contact Form 7's form editor that inserts [optin_checkbox "…"] (tag generator, version 2).
+	 */
+	public function add_tag_generator() {
+		if ( class_exists( 'WPCF7_TagGenerator' ) ) {
+			WPCF7_TagGenerator::get_instance()->add(
+				Optin_Plugin::FORM_TAG,
+				__( 'optin checkbox', 'optin' ),
+				array( $this, 'render_tag_generator' ),
+				array( 'version' => '2' )
+			);
+		}
+	}
+
+	/**
+	 * The tag generator's dialog: the checkbox's label (the consent text the service records), id and class.
+	 *
+	 * @param object $contact_form The WPCF7_ContactForm being edited.
+	 * @param array  $options      Keys id, title, content (the dialog's id), version.
+	 */
+	public function render_tag_generator( $contact_form, $options = array() ) {
+		$ref = isset( $options['content'] ) ? preg_replace( '/[^0-9a-z-]/', '', strtolower( (string) $options['content'] ) ) : 'optin-checkbox';
+		echo '<header class="description-box"><h3>' . esc_html__( 'Optin checkbox', 'optin' ) . '</h3><p>' . esc_html__( 'An unticked "subscribe me" box. When a visitor ticks it, the submission is forwarded to the optin service, which sends the double opt-in email and records these words as the consent given.', 'optin' ) . '</p></header>';
+		echo '<div class="control-box">';
+		echo '<input type="hidden" data-tag-part="basetype" value="' . esc_attr( Optin_Plugin::FORM_TAG ) . '" />';
+		$parts = array(
+			'label' => array( __( 'Label (the consent text)', 'optin' ), 'value', '', __( 'Subscribe me to the newsletter', 'optin' ) ),
+			'id'    => array( __( 'ID attribute', 'optin' ), 'option', 'id:', '' ),
+			'class' => array( __( 'Class attribute', 'optin' ), 'option', 'class:', '' ),
+		);
+		foreach ( $parts as $key => $part ) {
+			printf(
+				'<fieldset><legend id="%1$s">%2$s</legend><input type="text" data-tag-part="%3$s"%4$s value="%5$s" aria-labelledby="%1$s" /></fieldset>',
+				esc_attr( $ref . '-' . $key . '-legend' ),
+				esc_html( $part[0] ),
+				esc_attr( $part[1] ),
+				'' !== $part[2] ? ' data-tag-option="' . esc_attr( $part[2] ) . '" pattern="[A-Za-z0-9_\-\s]*"' : '',
+				esc_attr( $part[3] )
+			);
+		}
+		echo '</div>';
+		printf(
+			'<footer class="insert-box"><div class="flex-container"><input type="text" class="code" readonly="readonly" onfocus="this.select();" data-tag-part="tag" aria-label="%1$s" /><button type="button" class="button button-primary" data-taggen="insert-tag">%2$s</button></div></footer>',
+			esc_attr__( 'The form-tag to be inserted into the form template', 'optin' ),
+			esc_html__( 'Insert Tag', 'optin' )
+		);
 	}
 
 	/**
@@ -220,7 +359,8 @@ class Optin_Admin {
 
 		$pending = count( $this->plugin->pending() );
 		$problem = get_option( Optin_Plugin::PROBLEM_OPTION );
-		if ( $pending > 0 || is_array( $problem ) ) {
+		$dropped = $this->plugin->dropped_record();
+		if ( $pending > 0 || is_array( $problem ) || $dropped['count'] > 0 ) {
 			echo '<h2>' . esc_html__( 'Forwarding status', 'optin' ) . '</h2>';
 			echo '<p>' . esc_html(
 				sprintf(
@@ -236,6 +376,16 @@ class Optin_Admin {
 						__( 'Last problem (%1$s): %2$s', 'optin' ),
 						wp_date( 'Y-m-d H:i:s', (int) $problem['time'] ),
 						(string) $problem['message']
+					)
+				) . '</p>';
+			}
+			if ( $dropped['count'] > 0 ) {
+				echo '<p>' . esc_html(
+					sprintf(
+						/* translators: 1: number dropped, 2: date and time. */
+						_n( '%1$d submission was dropped after its last retry (since %2$s).', '%1$d submissions were dropped after their last retry (since %2$s).', $dropped['count'], 'optin' ),
+						$dropped['count'],
+						wp_date( 'Y-m-d H:i:s', $dropped['since'] )
 					)
 				) . '</p>';
 			}

@@ -105,11 +105,20 @@ if ( ! class_exists( 'Optin_Forwarder' ) ) {
 		 *
 		 * @param string $submission_id Contact Form 7's posted_data_hash.
 		 * @param array  $fields        The posted data.
-		 * @param array  $meta          Keys ip, user_agent, page_url.
+		 * @param array  $meta          Keys ip, user_agent, page_url, and consent_text (the checkbox's label).
 		 * @return array
 		 * @throws Exception When no randomness is available (practically never).
 		 */
 		public static function envelope( $submission_id, array $fields, array $meta ) {
+			$about = array(
+				'ip'         => isset( $meta['ip'] ) ? (string) $meta['ip'] : '',
+				'user_agent' => isset( $meta['user_agent'] ) ? (string) $meta['user_agent'] : '',
+				'page_url'   => isset( $meta['page_url'] ) ? (string) $meta['page_url'] : '',
+			);
+			// The words the visitor ticked: the service records them, with their SHA-256, as the consent given.
+			if ( isset( $meta['consent_text'] ) && '' !== (string) $meta['consent_text'] ) {
+				$about['consent_text'] = (string) $meta['consent_text'];
+			}
 			return array(
 				'submission_id' => (string) $submission_id,
 				// Unique per attempt: two sends of one submission within the same second would otherwise be
@@ -117,11 +126,7 @@ if ( ! class_exists( 'Optin_Forwarder' ) ) {
 				// deduplicates on submission_id.
 				'request_id'    => bin2hex( random_bytes( 8 ) ),
 				'fields'        => (object) $fields,
-				'meta'          => array(
-					'ip'         => isset( $meta['ip'] ) ? (string) $meta['ip'] : '',
-					'user_agent' => isset( $meta['user_agent'] ) ? (string) $meta['user_agent'] : '',
-					'page_url'   => isset( $meta['page_url'] ) ? (string) $meta['page_url'] : '',
-				),
+				'meta'          => $about,
 			);
 		}
 

@@ -30,6 +30,16 @@ class Optin_Plugin {
 	const PROBLEM_OPTION = 'optin_last_problem';
 
 	/**
+	 * Option counting the submissions dropped after their last retry failed (until the owner dismisses it).
+	 */
+	const DROPPED_OPTION = 'optin_dropped';
+
+	/**
+	 * At most one email to the owner about dropped submissions per this many seconds.
+	 */
+	const DROPPED_MAIL_EVERY = 3600;
+
+	/**
 	 * WP-Cron hook that retries one pending submission.
 	 */
 	const RETRY_HOOK = 'optin_retry';
@@ -125,15 +135,7 @@ class Optin_Plugin {
 	 * @return string
 	 */
 	public function render_form_tag( $tag ) {
-		$label = '';
-		if ( is_object( $tag ) && ! empty( $tag->labels ) && is_array( $tag->labels ) ) {
-			$label = (string) reset( $tag->labels );
-		} elseif ( is_object( $tag ) && ! empty( $tag->values ) && is_array( $tag->values ) ) {
-			$label = (string) reset( $tag->values );
-		}
-		if ( '' === trim( $label ) ) {
-			$label = __( 'Subscribe me to the newsletter', 'optin' );
-		}
+		$label = self::tag_label( $tag );
 		$class = 'wpcf7-form-control wpcf7-checkbox optin-checkbox';
 		if ( is_object( $tag ) && method_exists( $tag, 'get_class_option' ) ) {
 			$class = $tag->get_class_option( $class );
@@ -146,6 +148,22 @@ class Optin_Plugin {
 			'' !== $id ? ' id="' . esc_attr( $id ) . '"' : '',
 			esc_html( $label )
 		);
+	}
+
+	/**
+	 * The words next to the checkbox: the tag's label, or the default one.
+	 *
+	 * @param object $tag The WPCF7_FormTag.
+	 * @return string
+	 */
+	public static function tag_label( $tag ) {
+		$label = '';
+		if ( is_object( $tag ) && ! empty( $tag->labels ) && is_array( $tag->labels ) ) {
+			$label = (string) reset( $tag->labels );
+		} elseif ( is_object( $tag ) && ! empty( $tag->values ) && is_array( $tag->values ) ) {
+			$label = (string) reset( $tag->values );
+		}
+		return '' === trim( $label ) ? __( 'Subscribe me to the newsletter', 'optin' ) : $label;
 	}
 
 	/**
@@ -166,7 +184,8 @@ class Optin_Plugin {
 		if ( empty( $result['posted_data_hash'] ) || ! class_exists( 'WPCF7_Submission' ) ) {
 			return null;
 		}
-		if ( ! $this->form_has_checkbox( $contact_form ) ) {
+		$checkbox = $this->checkbox_tag( $contact_form );
+		if ( null === $checkbox ) {
 			return null;
 		}
 		$submission = WPCF7_Submission::get_instance();
@@ -180,9 +199,11 @@ class Optin_Plugin {
 		$hash = (string) $submission->get_posted_data_hash();
 		$hash = '' !== $hash ? $hash : (string) $result['posted_data_hash'];
 		$meta = array(
-			'ip'         => (string) $submission->get_meta( 'remote_ip' ),
-			'user_agent' => (string) $submission->get_meta( 'user_agent' ),
-			'page_url'   => (string) $submission->get_meta( 'url' ),
+			'ip'           => (string) $submission->get_meta( 'remote_ip' ),
+			'user_agent'   => (string) $submission->get_meta( 'user_agent' ),
+			'page_url'     => (string) $submission->get_meta( 'url' ),
+			// What the visitor read beside the box they ticked: the proof of consent needs the words.
+			'consent_text' => wp_strip_all_tags( self::tag_label( $checkbox ) ),
 		);
 		$fields = (array) apply_filters( 'optin_submission_fields', $fields, $contact_form );
 		return $this->deliver(
@@ -197,16 +218,17 @@ class Optin_Plugin {
 	}
 
 	/**
-	 * Whether a contact form contains the [optin_checkbox] tag (so a forged field on another form is ignored).
+	 * The form's [optin_checkbox] tag, or null when it has none (so a forged field on another form is ignored).
 	 *
 	 * @param object $contact_form The WPCF7_ContactForm.
-	 * @return bool
+	 * @return object|null
 	 */
-	private function form_has_checkbox( $contact_form ) {
+	private function checkbox_tag( $contact_form ) {
 		if ( ! is_object( $contact_form ) || ! method_exists( $contact_form, 'scan_form_tags' ) ) {
-			return false;
+			return null;
 		}
-		return array() !== (array) $contact_form->scan_form_tags( array( 'type' => self::FORM_TAG ) );
+		$tags = (array) $contact_form->scan_form_tags( array( 'type' => self::FORM_TAG ) );
+		return array() !== $tags ? reset( $tags ) : null;
 	}
 
 	/**
@@ -238,6 +260,9 @@ class Optin_Plugin {
 		$result['scheduled'] = false;
 		if ( $result['ok'] ) {
 			$this->forget( $id );
+			if ( array() === $this->pending() ) {
+				delete_option( self::PROBLEM_OPTION ); // it is over: nothing waits any more
+			}
 		} elseif ( $result['retry'] && $entry['attempts'] <= count( self::RETRY_DELAYS ) ) {
 			$delay               = self::RETRY_DELAYS[ $entry['attempts'] - 1 ];
 			$entry['last_error'] = $result['message'];
@@ -248,6 +273,9 @@ class Optin_Plugin {
 		} else {
 			$this->forget( $id );
 			$this->problem( $result['message'] . ( $result['retry'] ? '; gave up after ' . $entry['attempts'] . ' attempts' : '' ) );
+			if ( $result['retry'] ) {
+				$this->dropped( $entry, $result['message'] );
+			}
 		}
 		do_action( 'optin_forward_result', $result, $entry['submission_id'] );
 		return $result;
@@ -334,6 +362,82 @@ class Optin_Plugin {
 			unset( $pending[ $id ] );
 			update_option( self::PENDING_OPTION, $pending, false );
 		}
+	}
+
+	/**
+	 * Submissions dropped after their last retry: count, first and last time, last reason.
+	 *
+	 * @return array Keys count, since, time, message, mailed (0 when empty).
+	 */
+	public function dropped_record() {
+		$saved = get_option( self::DROPPED_OPTION, array() );
+		$saved = is_array( $saved ) ? $saved : array();
+		return array(
+			'count'   => isset( $saved['count'] ) ? (int) $saved['count'] : 0,
+			'since'   => isset( $saved['since'] ) ? (int) $saved['since'] : 0,
+			'time'    => isset( $saved['time'] ) ? (int) $saved['time'] : 0,
+			'message' => isset( $saved['message'] ) ? (string) $saved['message'] : '',
+			'mailed'  => isset( $saved['mailed'] ) ? (int) $saved['mailed'] : 0,
+		);
+	}
+
+	/**
+	 * A submission's last retry failed: count it for the dashboard and tell the owner by email.
+	 *
+	 * The email goes to the site's admin address at most hourly; it names the visitor's address only
+	 * masked (the owner finds the whole submission in Contact Form 7's own email) and says what to do.
+	 *
+	 * @param array  $entry   The submission.
+	 * @param string $message What went wrong, in words.
+	 */
+	private function dropped( array $entry, $message ) {
+		$record = $this->dropped_record();
+		$now    = time();
+		++$record['count'];
+		$record['since']   = $record['since'] ? $record['since'] : $now;
+		$record['time']    = $now;
+		$record['message'] = $message;
+		$owner             = (string) get_option( 'admin_email', '' );
+		if ( '' !== $owner && $now - $record['mailed'] >= self::DROPPED_MAIL_EVERY ) {
+			$record['mailed'] = $now;
+			$subject          = __( '[Optin] A contact-form signup could not be forwarded and was dropped', 'optin' );
+			$body             = sprintf(
+				/* translators: 1: attempts, 2: masked address, 3: page, 4: date, 5: what went wrong, 6: settings URL. */
+				__( "A signup from your contact form could not reach the optin service after %1\$d attempts, and was dropped.
+
+Address: %2\$s
+Page: %3\$s
+Sent: %4\$s
+Last problem: %5\$s
+
+This person is not subscribed. Contact Form 7's own email to you has the whole message, if you want to ask them to sign up again. Check the plugin's settings and the service: %6\$s", 'optin' ),
+				(int) $entry['attempts'],
+				self::masked_address( isset( $entry['fields'] ) ? (array) $entry['fields'] : array() ),
+				isset( $entry['meta']['page_url'] ) ? (string) $entry['meta']['page_url'] : '',
+				wp_date( 'Y-m-d H:i', isset( $entry['created'] ) ? (int) $entry['created'] : $now ),
+				$message,
+				admin_url( 'options-general.php?page=optin' )
+			);
+			wp_mail( $owner, $subject, $body );
+		}
+		update_option( self::DROPPED_OPTION, $record, false );
+	}
+
+	/**
+	 * The first address among the posted fields, masked as the service's logs mask them (j***@example.com).
+	 *
+	 * @param array $fields The posted data.
+	 * @return string
+	 */
+	public static function masked_address( array $fields ) {
+		foreach ( $fields as $value ) {
+			$value = is_array( $value ) ? reset( $value ) : $value;
+			if ( is_string( $value ) && false !== filter_var( trim( $value ), FILTER_VALIDATE_EMAIL ) ) {
+				$parts = explode( '@', trim( $value ) );
+				return substr( $parts[0], 0, 1 ) . '***@' . $parts[1];
+			}
+		}
+		return __( '(no address found)', 'optin' );
 	}
 
 	/**
