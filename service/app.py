@@ -111,29 +111,30 @@ PROBES = [
 def routes(settings: Settings, role: Role = "all") -> list[Route]:
     if role == "worker":
         return list(PROBES)
+    # Starlette tries routes in order: the ones every visitor hits come first.
     table = [
-        *PROBES,
+        Route("/v1/forms/{form_id}/subscribe", api.subscribe, methods=["POST"]),
+        Route("/v1/verify", api.verify, methods=["POST"]),
         Route("/widget.js", antibot_http.widget_script),
         Route("/widget/{version}/{name:path}", antibot_http.widget_asset),
         Route("/v1/forms/{form_id}/challenge", antibot_http.challenge),
-        Route("/assets/page.css", page_css),
-        Route("/healthz", api.health),
-        Route("/openapi.json", openapi_json),
-        Route("/v1/verify", api.verify, methods=["POST"]),
         Route("/v1/forms/{form_id}", api.form_config),
-        Route("/v1/forms/{form_id}/subscribe", api.subscribe, methods=["POST"]),
         Route("/v1/forms/{form_id}/code", api.code, methods=["POST"]),
         Route("/v1/forms/{form_id}/status", api.signup_status, methods=["POST"]),
         Route("/v1/forms/{form_id}/resend", api.resend, methods=["POST"]),
+        Route("/confirm/resend", pages.resend, methods=["POST"]),
+        Route("/confirm/{token}", pages.confirm, methods=["GET", "POST"]),
+        Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
+        Route("/thanks", pages.thanks),
+        Route("/assets/page.css", page_css),
         Route("/v1/hooks/{form_id}", hooks.receive, methods=["POST"]),
         Route("/v1/hooks/{form_id}/{url_token}", hooks.receive, methods=["POST"]),
         # ":path": an address may hold "/" (percent-encoded or not), and must still be found.
         Route("/v1/contacts/{email:path}/export", admin.export),
         Route("/v1/contacts/{email:path}", admin.erase, methods=["DELETE"]),
-        Route("/thanks", pages.thanks),
-        Route("/confirm/resend", pages.resend, methods=["POST"]),
-        Route("/confirm/{token}", pages.confirm, methods=["GET", "POST"]),
-        Route("/unsubscribe/{token}", pages.unsubscribe, methods=["GET", "POST"]),
+        *PROBES,
+        Route("/healthz", api.health),
+        Route("/openapi.json", openapi_json),
     ]
     if admin_enabled(settings):
         table += admin_routes()

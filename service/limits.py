@@ -53,15 +53,21 @@ def budget_key(secret: str, email: str) -> str:
 BUCKET = 60  # seconds: request limits count per minute, so an hour is at most 60 rows
 
 
+def _wait(count: int, oldest: int | None, limit: int, now: float) -> int | None:
+    """Seconds until a key counted ``count`` times this hour (the oldest in minute ``oldest``)
+    may be used again, or None when it is under ``limit``."""
+    if limit <= 0 or count < limit:
+        return None
+    first = oldest if oldest is not None else int(now // BUCKET)
+    return max(1, math.ceil((first + 1) * BUCKET + HOUR - BUCKET - now))
+
+
 def over_hourly(tx: Transaction, key: str, limit: int, now: float) -> int | None:
-    """Like :func:`_over` for request limits, on one-minute buckets."""
+    """Seconds until ``key`` may be counted again this hour, or None when it is under ``limit``."""
     if limit <= 0:
         return None
     current = int(now // BUCKET)
-    count, oldest = tx.count_buckets(key, current - int(HOUR // BUCKET) + 1)
-    if count < limit:
-        return None
-    return max(1, math.ceil(((oldest if oldest is not None else current) + 1) * BUCKET + HOUR - BUCKET - now))
+    return _wait(*tx.count_buckets(key, current - int(HOUR // BUCKET) + 1), limit, now)
 
 
 def check_request(tx: Transaction, limits: LimitSettings, form_id: str, ip: str | None, now: float) -> None:
@@ -72,11 +78,16 @@ def check_request(tx: Transaction, limits: LimitSettings, form_id: str, ip: str 
         network = network_of(ip)
         if network:
             checks.append((f"net:{network}", limits.signups_per_network_hour, "your network"))
+    checks = [check for check in checks if check[1] > 0]
+    if not checks:
+        return
     # Instances sharing a database count one after the other per visitor and network (the
     # form's own counter is approximate by a few concurrent requests, and never a bottleneck).
-    tx.lock(*(key for key, limit, _ in checks[1:] if limit > 0))
+    tx.lock(*(key for key, _, _ in checks[1:]))
+    current = int(now // BUCKET)
+    counted = tx.count_buckets_of([key for key, _, _ in checks], current - int(HOUR // BUCKET) + 1)
     for key, limit, whom in checks:
-        wait = over_hourly(tx, key, limit, now)
+        wait = _wait(*counted[key], limit, now)
         if wait is not None:
             minutes = max(1, math.ceil(wait / 60))
             raise InputError(
@@ -84,9 +95,8 @@ def check_request(tx: Transaction, limits: LimitSettings, form_id: str, ip: str 
                 status=429,
                 retry_after=wait,
             )
-    for key, limit, _ in checks:
-        if limit > 0:
-            tx.add_to_bucket(key, int(now // BUCKET))
+    for key, _, _ in checks:
+        tx.add_to_bucket(key, current)
 
 
 def allow_confirmation_email(tx: Transaction, limits: LimitSettings, recipient_hash: str, now: float) -> bool:

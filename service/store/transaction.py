@@ -229,16 +229,23 @@ class Transaction(SignupQueries):
 
     def count_buckets(self, key: str, first_bucket: int) -> tuple[int, int | None]:
         """Hits of ``key`` in buckets from ``first_bucket`` on, and the oldest such bucket."""
-        row = self._db.execute(
-            "SELECT coalesce(sum(count), 0), min(bucket) FROM rate_buckets WHERE key = ? AND bucket >= ?",
-            (key, first_bucket),
-        ).fetchone()
-        count, oldest = int(row[0]), row[1]
-        pending = [bucket for k, bucket in self._buckets if k == key and bucket >= first_bucket]
-        if pending:
-            count += len(pending)
-            oldest = min([*pending, *([oldest] if oldest is not None else [])])
-        return count, oldest
+        return self.count_buckets_of([key], first_bucket)[key]
+
+    def count_buckets_of(self, keys: list[str], first_bucket: int) -> dict[str, tuple[int, int | None]]:
+        """:meth:`count_buckets` for several keys in one query (a signup counts its form, its
+        address and its network); hits this batch has not written yet included."""
+        found: dict[str, tuple[int, int | None]] = {key: (0, None) for key in keys}
+        for key, count, oldest in self._db.execute(
+            "SELECT key, sum(count), min(bucket) FROM rate_buckets"
+            f" WHERE key IN ({', '.join('?' * len(keys))}) AND bucket >= ? GROUP BY key",
+            (*keys, first_bucket),
+        ).fetchall():
+            found[key] = (int(count), oldest)
+        for key, bucket in self._buckets:
+            if key in found and bucket >= first_bucket:
+                count, oldest = found[key]
+                found[key] = (count + 1, bucket if oldest is None else min(oldest, bucket))
+        return found
 
     def add_to_bucket(self, key: str, bucket: int) -> None:
         """Counted at once by this batch, written with the batch (see :meth:`flush`)."""

@@ -134,6 +134,8 @@ def load_json(raw: bytes) -> Any:
         data = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise InputError("the body is not valid JSON (or is nested too deeply)", status=400) from None
+    if b"\\u" not in raw and raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return data  # no escape can hide a surrogate, and too few brackets to nest too deep: done
     pending: list[tuple[Any, int]] = [(data, 0)]
     while pending:
         value, depth = pending.pop()

@@ -29,6 +29,7 @@ def _networks(trusted: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+@lru_cache(maxsize=4096)
 def parse_ip(text: str) -> Address | None:
     """An address as a proxy or a socket writes it ("[::1]:443", "1.2.3.4:80" allowed), IPv4-mapped
     IPv6 read as the IPv4 it is; None if it is not one."""
