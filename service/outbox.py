@@ -156,7 +156,9 @@ class OutboxWorker:
 
     async def _claim(self) -> int:
         free = self.settings.concurrency - len(self._running)
-        if free <= 0:
+        # In a backlog, claim in handfuls (one write leases several jobs), not one job per write
+        # each time one finishes.
+        if free <= 0 or (self._running and free < max(1, self.settings.concurrency // 2)):
             return 0
         claimed = await self.store.claim_jobs(self.clock(), free, self.settings.lease_seconds)
         for unit in await self._units(claimed, backlog=len(claimed) >= free):
