@@ -35,7 +35,7 @@ widget/node_modules/.package-lock.json: widget/package-lock.json
 	npm ci --prefix widget --no-audit --no-fund --silent
 
 unit: $(STAMP) widget/node_modules/.package-lock.json
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n 3 $(PYTEST_ARGS)
 
 # Debian packages the browser, plugin and PostgreSQL tests drive; CI machines may start without them.
 system-deps:

@@ -22,7 +22,7 @@ from service.errors import DeliveryError, MailError
 from service.mail import Mailer
 from service.mail.compose import confirmation_email, welcome_email
 from service.mail.identity import MailIdentity, identity_for
-from service.outbox import BatchGroup, Deferred, Outcome
+from service.outbox import BatchGroup, Deferred, Done, Outcome
 from service.pacing import Pacing, is_deferral, pacing_key
 from service.reminders import Reminders
 from service.render import Renderer
@@ -70,7 +70,7 @@ class Delivery:
     async def run_batch(self, batch: Sequence[Job]) -> list[Outcome]:
         return await self.lists.run_batch(batch)
 
-    async def run(self, job: Job) -> str:
+    async def run(self, job: Job) -> str | Done:
         if job.kind == jobs.ALERT_EMAIL:
             return await self._alert(job)
         if job.kind == jobs.REMINDER:
@@ -115,7 +115,7 @@ class Delivery:
         form = self.settings.forms.get(contact.form_id)
         return identity_for(form, contact.form_id, self._form_title(contact), self.settings.smtp.sender)
 
-    async def _confirmation(self, job: Job, contact: ContactRow, reminder: bool = False) -> str:
+    async def _confirmation(self, job: Job, contact: ContactRow, reminder: bool = False) -> str | Done:
         if contact.status != "pending":
             return f"not sent: the contact is already {contact.status}"
         token_id = str(job.payload["token_id"])
@@ -137,11 +137,11 @@ class Delivery:
             identity=self._identity(contact),
         )
         reply = metrics.email_sent(job.kind, await self._send(message, contact.email))
-        # The ledger proves which email asked for consent: its Message-ID, when the relay took it.
+        # The ledger proves which email asked for consent: its Message-ID, when the relay took it
+        # (written with the job's end, in one commit).
         kind = "reminder_email_sent" if reminder else "confirmation_email_sent"
         sent = ConsentEvent(kind, time.time(), detail=f"message_id={message['Message-ID']}")
-        await self.store.write(lambda tx: tx.add_event(contact.id, sent))
-        return reply
+        return Done(reply, lambda tx: tx.add_event(contact.id, sent))
 
     async def _welcome(self, job: Job, contact: ContactRow) -> str:
         if contact.status != "confirmed":

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from service.errors import MailError
 from service.store import Store, Transaction
-from service.store.pacing import DomainPace, forget_pace, pace, paced_domain, save_pace
+from service.store.pacing import DomainPace, forget_pace, pace, paced_domains, save_pace
 
 log = logging.getLogger("optin.pacing")
 
@@ -77,14 +77,27 @@ class Admission:
 
 
 class Pacing:
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    """``refresh``: how often the list of paced domains is read again (a deferral another worker
+    saw reaches this one within that time; one this worker sees counts at once)."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time, refresh: float = 2.0) -> None:
         self.store = store
         self.clock = clock
+        self.refresh = refresh
+        self._paced: set[str] = set()
+        self._read_at = -refresh
+
+    async def _is_paced(self, domain: str) -> bool:
+        # One read every few seconds instead of one per email: nearly always nothing is paced.
+        if time.monotonic() - self._read_at >= self.refresh:
+            self._paced = set(await paced_domains(self.store))
+            self._read_at = time.monotonic()
+        return domain in self._paced
 
     async def admit(self, recipient: str) -> Admission:
         """Whether a message to ``recipient`` may go now; if so, its slot is taken."""
         domain = pacing_key(recipient)
-        if not await paced_domain(self.store, domain):
+        if not await self._is_paced(domain):
             return Admission(None, False)
         now = self.clock()
 
@@ -114,6 +127,7 @@ class Pacing:
             return updated
 
         updated = await self.store.write(strike)
+        self._paced.add(domain)
         log.warning(
             "%s deferred a message (%d in a row): no sends to it for %.0fs, then spaced out: %s",
             domain,
@@ -141,4 +155,5 @@ class Pacing:
 
         left = await self.store.write(recover)
         if left == 0:
+            self._paced.discard(domain)
             log.info("%s takes our mail again: sends to it are no longer slowed", domain)

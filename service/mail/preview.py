@@ -112,6 +112,9 @@ def _sample_status() -> dict[str, object]:
     return {"state": "down", "consecutive_failures": 5, "dead_letters": 2, "last_success_at": None}
 
 
+SAMPLE_CODE = "123456"
+
+
 def _compose(
     settings: Settings,
     renderer: Renderer,
@@ -155,6 +158,8 @@ def _compose(
             confirm_url=url,
             expires_days=round(settings.server.token_max_age_days),
             message_id=new_message_id(smtp.sender),
+            # A widget signup's email carries a code beside its link: a sample one, which confirms nothing.
+            code=SAMPLE_CODE,
             identity=identity,
         )
     else:

@@ -157,19 +157,7 @@ class BaseStore(ABC):
             )
 
     async def finish_job(self, job_id: int, now: float, note: str | None = None) -> None:
-        def finish(tx: Transaction) -> None:
-            tx.execute(
-                "UPDATE outbox SET state = 'done', locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ?",
-                (note, now, job_id),
-            )
-            # The funnel's "on the list" (service.store.reports).
-            tx.execute(
-                "UPDATE contacts SET delivered_at = coalesce(delivered_at, ?)"
-                " WHERE id = (SELECT contact_id FROM outbox WHERE id = ? AND kind = 'connector_upsert')",
-                (now, job_id),
-            )
-
-        await self.write(finish)
+        await self.write(lambda tx: tx.finish_job(job_id, now, note))
 
     async def reschedule_job(self, job_id: int, run_at: float, error: str, now: float) -> None:
         await self._write(

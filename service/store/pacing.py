@@ -37,10 +37,9 @@ def forget_pace(tx: Transaction, domain: str) -> None:
     tx.execute("DELETE FROM domain_pacing WHERE domain = ?", (domain,))
 
 
-async def paced_domain(store: BaseStore, domain: str) -> bool:
-    """Whether ``domain`` has a pacing row (a plain read: the common case, nothing paced, is cheap)."""
-    rows = await store._fetch("SELECT 1 FROM domain_pacing WHERE domain = ?", (domain,))
-    return bool(rows)
+async def paced_domains(store: BaseStore) -> list[str]:
+    """Every domain with a pacing row (usually none; a handful when providers push back)."""
+    return [str(r[0]) for r in await store._fetch("SELECT domain FROM domain_pacing")]
 
 
 async def paces(store: BaseStore) -> list[DomainPace]:

@@ -393,6 +393,18 @@ class Transaction(SignupQueries):
         )
         return cur.rowcount == 1
 
+    def finish_job(self, job_id: int, now: float, note: str | None = None) -> None:
+        self._db.execute(
+            "UPDATE outbox SET state = 'done', locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ?",
+            (note, now, job_id),
+        )
+        # The funnel's "on the list" (service.store.reports).
+        self._db.execute(
+            "UPDATE contacts SET delivered_at = coalesce(delivered_at, ?)"
+            " WHERE id = (SELECT contact_id FROM outbox WHERE id = ? AND kind = 'connector_upsert')",
+            (now, job_id),
+        )
+
     def enqueue(self, job: NewJob, now: float, run_at: float | None = None) -> bool:
         """Add a job unless one with the same idempotency key exists; True if added."""
         contact_id, connector = job.payload.get("contact_id"), job.payload.get("connector")
