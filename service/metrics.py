@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -179,8 +179,17 @@ def connector_call(connector: str, succeeded: int, failed: int, failed_call: boo
     CONNECTOR_CALLS.labels(Labels.connector(connector), outcome).inc()
 
 
+_REQUEST_SERIES: dict[tuple[str, str, int], Any] = {}
+
+
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
-    REQUEST_SECONDS.labels(route, method if method in METHODS else "other", str(status)).observe(seconds)
+    # Every request lands here: keep each series' child instead of looking it up each time.
+    key = (route, method, status)
+    series = _REQUEST_SERIES.get(key)
+    if series is None:
+        series = REQUEST_SECONDS.labels(route, method if method in METHODS else "other", str(status))
+        _REQUEST_SERIES[key] = series
+    series.observe(seconds)
 
 
 class _ThisProcess(Collector):
