@@ -39,6 +39,7 @@ class Run:
     p50: float
     p99: float
     errors: int  # non-2xx/3xx answers and socket errors
+    requests: int = 0  # answered in the run
 
     def line(self, name: str) -> str:
         return f"{name:<34} {self.rate:8.0f} req/s   p50 {self.p50:6.1f} ms   p99 {self.p99:6.1f} ms"
@@ -74,7 +75,8 @@ def run(
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(bad.group(1)) if bad else 0) + (sum(map(int, sockets.groups())) if sockets else 0)
-    return Run(rate, p50, p99, errors)
+    done = re.search(r"(\d+) requests in", out)
+    return Run(rate, p50, p99, errors, int(done.group(1)) if done else 0)
 
 
 def signups(prefix: str, path: str) -> str:
