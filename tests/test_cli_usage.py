@@ -91,7 +91,8 @@ async def test_version() -> None:
 def test_make_says_what_it_does_before_pip_works(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     plan = subprocess.run(
-        ["make", "-n", "run", f"VENV={venv}", "CONFIG=optin.toml"],
+        # --no-print-directory: under `make test` this make is a sub-make, which would say so.
+        ["make", "--no-print-directory", "-n", "run", f"VENV={venv}", "CONFIG=optin.toml"],
         cwd=REPO,
         capture_output=True,
         text=True,
