@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from email.message import EmailMessage
 from email.utils import parseaddr
 
 from service import jobs, metrics
@@ -19,7 +18,7 @@ from service.connectors.status import HealthBook, describe
 from service.connectors.sync import ListSync
 from service.digest import send_digest
 from service.errors import DeliveryError, MailError
-from service.mail import Mailer
+from service.mail import Mailer, Message
 from service.mail.compose import confirmation_email, welcome_email
 from service.mail.identity import MailIdentity, identity_for
 from service.outbox import BatchGroup, Deferred, Done, Outcome
@@ -90,7 +89,7 @@ class Delivery:
             return await self.lists.run_one(job, contact)
         raise DeliveryError(f"unknown job kind {job.kind!r}", permanent=True)
 
-    async def _send(self, message: EmailMessage, recipient: str, sender: str | None = None) -> str:
+    async def _send(self, message: Message, recipient: str, sender: str | None = None) -> str:
         """Send, at the pace the recipient's domain accepts (see service.pacing)."""
         admission = await self.pacing.admit(recipient)
         if admission.wait_until is not None:

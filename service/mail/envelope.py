@@ -16,6 +16,7 @@ import idna
 from aiosmtplib.email import parse_address
 
 from service.errors import MailError
+from service.mail.mime import Email
 
 UNCARRIABLE = "not sent: an address holds characters an SMTP command cannot carry"
 
@@ -66,8 +67,10 @@ def envelope_for(sender: str, recipient: str, smtputf8: bool) -> Envelope:
     )
 
 
-def addressed_to(message: EmailMessage, recipient: str) -> EmailMessage:
+def addressed_to(message: Email | EmailMessage, recipient: str) -> Email | EmailMessage:
     """``message`` with ``To:`` naming ``recipient`` (a copy, when it has to change)."""
+    if isinstance(message, Email):
+        return message.addressed_to(recipient)
     if message["To"] == recipient:
         return message
     changed = copy.deepcopy(message)  # the caller's message may be sent again (a retry)

@@ -17,7 +17,6 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Literal
 
@@ -25,8 +24,10 @@ import aiosmtplib
 from aiosmtplib.email import flatten_message
 
 from service.errors import MailError
+from service.mail import Message
 from service.mail.dkim import DkimSigner
 from service.mail.envelope import UNCARRIABLE, addressed_to, envelope_for
+from service.mail.mime import Email
 from service.settings import SmtpSettings
 
 Mode = Literal["starttls", "tls", "none"]
@@ -54,12 +55,16 @@ def routes_for(settings: SmtpSettings, auto_order: Sequence[tuple[int, Mode]] = 
     return [Route(settings.port, "tls" if settings.port == 465 else "starttls")]
 
 
-def wire_bytes(message: EmailMessage, signer: DkimSigner | None, *, utf8: bool, eight_bit: bool) -> bytes:
+def wire_bytes(message: Message, signer: DkimSigner | None, *, utf8: bool, eight_bit: bool) -> bytes:
     """The message as it goes on the wire, DKIM-signed when a key is configured.
 
     Signed mail is sent 7-bit clean (quoted-printable or base64 bodies): a hop that would
-    re-encode an 8-bit body for a server without 8BITMIME would break the body hash.
+    re-encode an 8-bit body for a server without 8BITMIME would break the body hash. What we
+    compose (:class:`Email`) is always 7-bit clean.
     """
+    if isinstance(message, Email):
+        raw = message.as_bytes(utf8=utf8)
+        return raw if signer is None else signer.sign(raw)
     if signer is None:
         return flatten_message(message, utf8=utf8, cte_type="8bit" if eight_bit else "7bit")
     return signer.sign(flatten_message(message, utf8=utf8, cte_type="7bit"))
@@ -186,7 +191,7 @@ class SmtpMailer:
         self,
         route: Route,
         client: aiosmtplib.SMTP,
-        message: EmailMessage,
+        message: Message,
         recipient: str,
         sender: str,
     ) -> str:
@@ -196,21 +201,21 @@ class SmtpMailer:
                 if client.is_ehlo_or_helo_needed:
                     await client.ehlo()
                 smtputf8 = client.supports_extension("smtputf8")
+                eight_bit = self.signer is None and client.supports_extension("8bitmime")
                 try:
                     envelope = envelope_for(sender, recipient, smtputf8)
+                    # What aiosmtplib's send_message would do, but on bytes we sign first: a
+                    # signature must cover exactly what is sent.
+                    utf8 = not (envelope.sender + envelope.recipient).isascii()
+                    raw = wire_bytes(
+                        addressed_to(message, envelope.recipient), self.signer, utf8=utf8, eight_bit=eight_bit
+                    )
                 except MailError:
                     self._keep(route, client)  # nothing was wrong with the connection
                     raise
-                # What aiosmtplib's send_message would do, but on bytes we sign first: a
-                # signature must cover exactly what is sent.
-                utf8 = not (envelope.sender + envelope.recipient).isascii()
                 options = ["SMTPUTF8"] if utf8 else []
-                eight_bit = self.signer is None and client.supports_extension("8bitmime")
-                if eight_bit:
+                if eight_bit and not isinstance(message, Email):  # ours is 7-bit clean
                     options.append("BODY=8BITMIME")
-                raw = wire_bytes(
-                    addressed_to(message, envelope.recipient), self.signer, utf8=utf8, eight_bit=eight_bit
-                )
                 errors, reply = await client.sendmail(
                     envelope.sender, [envelope.recipient], raw, mail_options=options
                 )
@@ -229,7 +234,7 @@ class SmtpMailer:
         self._keep(route, client)
         return f"{self.host} {route}: {reply}"
 
-    async def send(self, message: EmailMessage, recipient: str, *, sender: str | None = None) -> str:
+    async def send(self, message: Message, recipient: str, *, sender: str | None = None) -> str:
         """Send ``message`` to ``recipient`` (the stored address; its ``To:`` header names it too).
 
         ``sender`` is the envelope sender (Return-Path), ``smtp.sender`` unless given: mail from
