@@ -57,7 +57,7 @@ class Delivery:
     def lane(self, job: Job) -> tuple[str, int]:
         """Which concurrency limit a job runs under: the relay's, or its connector's."""
         if job.kind in jobs.EMAIL_KINDS:
-            return "smtp", 4
+            return "smtp", self.settings.smtp.max_connections
         name = str(job.payload.get("connector"))
         connector = self.connectors.get(name)
         return f"connector:{name}", connector.max_concurrency if connector else 1

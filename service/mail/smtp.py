@@ -35,7 +35,6 @@ AUTO_ORDER: tuple[tuple[int, Mode], ...] = ((587, "starttls"), (2525, "starttls"
 MEMORY_KEY = "smtp.auto_port"
 IDLE_SECONDS = 15.0  # relays drop idle sessions after a minute or more; stay well under
 FRESH_SECONDS = 2.0  # reused without an RSET check
-MAX_IDLE = 4
 
 
 @dataclass(frozen=True)
@@ -182,7 +181,7 @@ class SmtpMailer:
         return None
 
     def _keep(self, route: Route, client: aiosmtplib.SMTP) -> None:
-        if len(self._idle) < MAX_IDLE:
+        if len(self._idle) < self.settings.max_connections:
             self._idle.append((route, client, time.monotonic()))
         else:
             client.close()
