@@ -53,6 +53,7 @@ class Delivery:
         self.pacing = Pacing(store)
         self.reminders = Reminders(settings, store, clock)
         self.keys = CodeKeys(settings.server.secret_key)
+        self._identities: dict[tuple[str, str], MailIdentity] = {}
 
     def lane(self, job: Job) -> tuple[str, int]:
         """Which concurrency limit a job runs under: the relay's, or its connector's."""
@@ -111,8 +112,12 @@ class Delivery:
         return form.title_in(contact.language) if form else contact.form_id
 
     def _identity(self, contact: ContactRow) -> MailIdentity:
-        form = self.settings.forms.get(contact.form_id)
-        return identity_for(form, contact.form_id, self._form_title(contact), self.settings.smtp.sender)
+        key = (contact.form_id, contact.language)
+        if key not in self._identities:  # the same for every email of a form in a language
+            form = self.settings.forms.get(contact.form_id)
+            title = self._form_title(contact)
+            self._identities[key] = identity_for(form, contact.form_id, title, self.settings.smtp.sender)
+        return self._identities[key]
 
     async def _confirmation(self, job: Job, contact: ContactRow, reminder: bool = False) -> str | Done:
         if contact.status != "pending":

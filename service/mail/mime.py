@@ -24,8 +24,9 @@ compares them with the EmailMessage the same email used to be, for every templat
 from __future__ import annotations
 
 import binascii
+import random
 import re
-import secrets
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -46,8 +47,15 @@ _SMTPUTF8 = policy.SMTPUTF8
 
 
 def mail_date(when: datetime | None = None) -> str:
-    """A Date: value as the library writes it (``+0000``, whole seconds)."""
-    return format_datetime((when or datetime.now(UTC)).astimezone(UTC))
+    """A Date: value as the library writes it (``+0000``, whole seconds); now by default."""
+    if when is None:
+        return _date_of_second(int(time.time()))
+    return format_datetime(when.astimezone(UTC))
+
+
+@lru_cache(maxsize=2)
+def _date_of_second(second: int) -> str:
+    return format_datetime(datetime.fromtimestamp(second, UTC))
 
 
 @lru_cache(maxsize=1024)
@@ -178,9 +186,9 @@ def encoded_body(text: str) -> tuple[str, bytes]:
 
 
 def _boundary(*bodies: bytes) -> str:
-    # "=_" never occurs in quoted-printable, and a 7bit body is checked.
+    # "=_" never occurs in quoted-printable, and a 7bit body is checked, so it need not be secret.
     while True:
-        boundary = "=_optin_" + secrets.token_hex(12)
+        boundary = f"=_optin_{random.getrandbits(96):024x}"
         if not any(boundary.encode() in body for body in bodies):
             return boundary
 

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 import pytest
-from aiosmtplib.email import flatten_message
+from aiosmtplib.email import flatten_message, parse_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -191,6 +191,7 @@ def test_a_plain_address_is_written_and_read_as_the_library_does(address: str) -
     if is_plain(address):
         assert library_reading(address) == address
         assert _direct("To", address) == _library_line("To", address) == f"To: {address}\r\n"
+        assert parse_address(address) == address
     else:
         assert _direct("To", address) is None
     assert header_reading(address) == library_reading(address)
@@ -202,6 +203,7 @@ def test_generated_addresses_take_the_shortcut_only_when_the_library_agrees(addr
     if is_plain(address):
         assert library_reading(address) == address
         assert _direct("To", address) == _library_line("To", address)
+        assert parse_address(address) == address  # what aiosmtplib puts on MAIL FROM / RCPT TO
 
 
 def test_message_ids_and_dates_are_written_as_the_library_writes_them() -> None:
