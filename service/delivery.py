@@ -56,9 +56,12 @@ class Delivery:
         self._identities: dict[tuple[str, str], MailIdentity] = {}
 
     def lane(self, job: Job) -> tuple[str, int]:
-        """Which concurrency limit a job runs under: the relay's, or its connector's."""
+        """Which concurrency limit a job runs under: the relay's, or its connector's.
+
+        The mailer itself keeps to ``smtp.max_connections``; twice as many emails may be read
+        and composed meanwhile, so a connection never waits for the database or a template."""
         if job.kind in jobs.EMAIL_KINDS:
-            return "smtp", self.settings.smtp.max_connections
+            return "smtp", 2 * self.settings.smtp.max_connections
         name = str(job.payload.get("connector"))
         connector = self.connectors.get(name)
         return f"connector:{name}", connector.max_concurrency if connector else 1

@@ -79,7 +79,8 @@ class _CannotConnect(Exception):
 
 
 class SmtpMailer:
-    """Sends over a few reused connections; one that went stale is replaced, never trusted."""
+    """Sends over at most ``smtp.max_connections`` reused connections; one that went stale is
+    replaced, never trusted."""
 
     def __init__(
         self,
@@ -100,6 +101,7 @@ class SmtpMailer:
         self._known: Route | None = None
         self._tls = ssl.create_default_context(cafile=settings.tls_ca_file or None)
         self._idle: list[tuple[Route, aiosmtplib.SMTP, float]] = []
+        self._slots = asyncio.Semaphore(settings.max_connections)
         dkim = settings.dkim
         self.signer = DkimSigner(dkim.domain, dkim.selector, dkim.private_key) if dkim else None
 
@@ -240,6 +242,10 @@ class SmtpMailer:
         another address (the owner's alerts) bounces to, and aligns with, that address.
         """
         envelope_sender = (parseaddr(sender)[1] or sender) if sender else self.sender
+        async with self._slots:  # one email per connection, smtp.max_connections at once
+            return await self._send(message, recipient, envelope_sender)
+
+    async def _send(self, message: Message, recipient: str, envelope_sender: str) -> str:
         reused = await self._reuse()
         if reused is not None:
             return await self._deliver(*reused, message, recipient, envelope_sender)
