@@ -98,7 +98,8 @@ _Q_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 EW_OVERHEAD = len("=?utf-8?q??=")
 EW_MAX = 75  # RFC 2047: an encoded word is at most 75 characters
 MAX_FOLDED = 78
-LONGEST_WORD = 900  # an unbroken word longer than this goes as encoded words, which can be split
+LONGEST_WORD = 900  # octets: an unbroken word longer than this goes as encoded words, which can be split
+LONGEST_SPACE = 40  # a longer run of whitespace goes inside encoded words (no line is only whitespace)
 
 
 def _q(char: str) -> str:
@@ -124,10 +125,13 @@ def _encoded_words(text: str, longest: int) -> list[str]:
 
 
 def _needs_encoding(word: str, utf8: bool) -> bool:
-    # "=?" would be read as the start of an encoded word; control characters have no place.
-    if "=?" in word or len(word) > LONGEST_WORD or any(ord(c) < 0x20 or ord(c) == 0x7F for c in word):
+    # "=?" would be read as the start of an encoded word; control characters (C0, DEL, C1) have
+    # no place raw. Length counts octets: a UTF-8 header's 998-octet limit is in octets.
+    if "=?" in word or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in word):
         return True
-    return not utf8 and not word.isascii()
+    if not word.isascii():
+        return not utf8 or len(word.encode("utf-8")) > LONGEST_WORD
+    return len(word) > LONGEST_WORD
 
 
 @lru_cache(maxsize=1024)
@@ -143,16 +147,21 @@ def _unstructured(name: str, value: str, utf8: bool) -> str:
     if len(value.splitlines()) > 1 or "\r" in value or "\n" in value:
         raise MailError(f"not sent: the {name} header would hold a line break", permanent=True)
     pieces = re.split(r"([ \t]+)", value.strip(" \t"))  # word, space, word, space, …
+
+    def to_encode(i: int) -> bool:  # the word at pieces[i]; a long space is encoded with both its words
+        long_space = any(0 < j < len(pieces) and len(pieces[j]) > LONGEST_SPACE for j in (i - 1, i + 1))
+        return long_space or _needs_encoding(pieces[i], utf8)
+
     atoms: list[tuple[str, str]] = []  # (whitespace before, atom)
     i = 0
     while i < len(pieces):
         word = pieces[i]
-        if not _needs_encoding(word, utf8):
+        if not to_encode(i):
             atoms.append((pieces[i - 1] if i else " ", word))
             i += 2
             continue
         run_start = i  # a run of words to encode, with the whitespace between them
-        while i + 2 < len(pieces) and _needs_encoding(pieces[i + 2], utf8):
+        while i + 2 < len(pieces) and to_encode(i + 2):
             i += 2
         run = "".join(pieces[run_start : i + 1])
         # Each fits on the first line after "Name: ", so no line is left holding the name alone.
