@@ -118,7 +118,9 @@ def test_any_email_reads_back_as_the_library_would_build_it(
         "=?utf-8?q?not_an_encoded_word?=" * 40,
     ],
 )
-def test_a_subject_no_line_can_hold_is_folded_within_998_octets_and_reads_back(subject: str, utf8: bool) -> None:
+def test_a_subject_no_line_can_hold_is_folded_within_998_octets_and_reads_back(
+    subject: str, utf8: bool
+) -> None:
     line = header_line("Subject", subject, utf8)
     raw = line.encode()
     assert _octets_per_line(raw) <= 998, [len(part) for part in raw.split(b"\r\n")]
@@ -129,7 +131,13 @@ def test_a_subject_no_line_can_hold_is_folded_within_998_octets_and_reads_back(s
 
 
 # Line breaks smuggled into a header: a Bcc added, or a header the signature does not cover.
-SMUGGLED = ["\r\nBcc: victim@example.org", "\nBcc: victim@example.org", "\rBcc: x", "\u2028Bcc: x", "\x85Bcc: x"]
+SMUGGLED = [
+    "\r\nBcc: victim@example.org",
+    "\nBcc: victim@example.org",
+    "\rBcc: x",
+    "\u2028Bcc: x",
+    "\x85Bcc: x",
+]
 
 
 @pytest.mark.parametrize("smuggled", SMUGGLED)
@@ -142,9 +150,7 @@ def test_a_line_break_in_any_header_is_refused(smuggled: str) -> None:
                 email.as_bytes()
         assert caught.value.permanent, field
     email = _emails("news@example.com", "reader@example.org", "News", None)[1]
-    headers = tuple(
-        (n, v + smuggled if n == "List-Unsubscribe" else v) for n, v in email.headers
-    )
+    headers = tuple((n, v + smuggled if n == "List-Unsubscribe" else v) for n, v in email.headers)
     with pytest.raises(MailError):
         Email(headers, email.text, email.html).as_bytes()
 
