@@ -109,6 +109,10 @@ class OutboxWorker:
             owner = getattr(run, "__self__", None)
             batch = owner if isinstance(owner, Batcher) else None
         self._batch = batch
+        # A runner may read what a handful of claimed jobs need in one go (Delivery.prepare).
+        self._prepare: Callable[[Sequence[Job]], Awaitable[None]] | None = getattr(
+            getattr(run, "__self__", None), "prepare", None
+        )
         self._lanes: dict[str, asyncio.Semaphore] = {}
         self._inflight: dict[int, asyncio.Task[None]] = {}  # job id -> its task (a batch holds many)
         self._running: set[asyncio.Task[None]] = set()
@@ -161,6 +165,11 @@ class OutboxWorker:
         if free <= 0 or (self._running and free < max(1, self.settings.concurrency // 2)):
             return 0
         claimed = await self.store.claim_jobs(self.clock(), free, self.settings.lease_seconds)
+        if claimed and self._prepare is not None:
+            try:
+                await self._prepare(claimed)
+            except Exception:  # only an optimisation: each job then reads for itself
+                log.exception("could not read ahead for %d claimed jobs", len(claimed))
         for unit in await self._units(claimed, backlog=len(claimed) >= free):
             self._spawn(unit)
         return len(claimed)
