@@ -85,6 +85,7 @@ def _direct(name: str, value: str) -> str | None:
     return f"{name}: {value}\r\n" if plain else None
 
 
+@lru_cache(maxsize=16)  # the emails of one second share their Date
 def _rewritten_date(value: str) -> str | None:
     """What the library's Date header makes of ``value`` (it re-formats every date it reads)."""
     try:
