@@ -8,6 +8,11 @@ sent, recorded in the ledger and its job settled, as in production. The ceiling:
 with a plain loop of aiosmtplib ``send_message`` calls of one pre-rendered confirmation email on
 as many reused connections as optin opens, no database.
 
+optin's rate is given twice: from launching the process (Python start-up, imports, settings,
+database opened: about a second), and from when its /readyz answers, over the emails still
+waiting then; the ratio "once ready" compares like with like (the loop's own start-up is not
+timed either).
+
     .venv/bin/python -m bench.mail [--emails 10000]
 """
 
@@ -142,10 +147,13 @@ title = "Bench"
         started = time.perf_counter()
         worker = launch(["-m", "service", "--config", str(config), "serve", "--role", "worker",
                          "--port", str(worker_port)], worker_port, "/readyz")  # fmt: skip
+        ready = time.perf_counter()  # the process has started, imported and opened its database
         try:
-            while rows(database, "SELECT count(*) FROM outbox WHERE state != 'pending'")[0][0] < args.emails:
+            left_at_ready = args.emails - settled(database)
+            while settled(database) < args.emails:
                 time.sleep(0.05)
             ours = time.perf_counter() - started
+            drain = time.perf_counter() - ready
         finally:
             stop(worker)
         dead = rows(database, "SELECT count(*) FROM outbox WHERE state != 'done'")[0][0]
@@ -157,7 +165,16 @@ title = "Bench"
     print(
         f"optin outbox (worker)      {args.emails / ours:8.0f} emails/s   ({ours:.1f} s, start-up included)"
     )
-    print(f"ratio: {plain / ours:.2f}; jobs not done: {dead}")
+    print(
+        f"optin outbox, once ready   {left_at_ready / drain:8.0f} emails/s   ({drain:.1f} s for the"
+        f" {left_at_ready} emails left when /readyz answered)"
+    )
+    print(f"ratio: {left_at_ready / drain * plain / args.emails:.2f} once ready,"
+          f" {plain / ours:.2f} with start-up; jobs not done: {dead}")  # fmt: skip
+
+
+def settled(database: str) -> int:
+    return int(rows(database, "SELECT count(*) FROM outbox WHERE state != 'pending'")[0][0])
 
 
 if __name__ == "__main__":
