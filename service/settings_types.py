@@ -157,6 +157,12 @@ class FormSettings:
     def list_named(self, name: str) -> ListSpec | None:
         return next((spec for spec in self.lists if spec.name == name), None)
 
+    def labels_of(self, names: tuple[str, ...], language: str | None) -> str:
+        """The labels of lists ``names`` as a visitor reading ``language`` ticked them."""
+        specs = [spec for spec in self.lists if spec.name in names]
+        shown = self.shown_language(language)
+        return ", ".join(spec.labels.get(shown) or spec.label for spec in specs)
+
     def connectors_for(self, chosen: tuple[str, ...]) -> tuple[str, ...]:
         """The list connectors a confirmed contact goes to: those of the lists chosen, else the form's."""
         if not self.lists:

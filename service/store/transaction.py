@@ -28,7 +28,7 @@ from service.store.records import (
     link_actor,
 )
 from service.store.removals import RemovalQueries
-from service.store.signups import SignupQueries
+from service.store.signups import SignupQueries, lists_of
 
 _CONTACT_COLUMNS = (
     "id, form_id, email, first_name, last_name, language, status, created_at, confirmed_at, unsubscribed_at,"
@@ -185,18 +185,37 @@ class Transaction(SignupQueries, RemovalQueries):
             )
 
     def add_confirmation(
-        self, token_id: str, contact_id: int, now: float, code_hash: str | None = None
+        self,
+        token_id: str,
+        contact_id: int,
+        now: float,
+        code_hash: str | None = None,
+        adds_lists: Sequence[str] | None = None,
     ) -> None:
+        """``adds_lists``: a confirmed contact's confirmation of these further lists."""
         self._db.execute(
-            "INSERT INTO confirmations (token_id, contact_id, created_at, code_hash) VALUES (?, ?, ?, ?)",
-            (token_id, contact_id, now, code_hash),
+            "INSERT INTO confirmations (token_id, contact_id, created_at, code_hash, adds_lists)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                token_id,
+                contact_id,
+                now,
+                code_hash,
+                None if adds_lists is None else json.dumps(list(adds_lists)),
+            ),
         )
 
-    def confirmation(self, token_id: str) -> tuple[int, float | None] | None:
-        """(contact id, used_at) for a link's token id."""
-        sql = "SELECT contact_id, used_at FROM confirmations WHERE token_id = ?"
+    def confirmation(self, token_id: str) -> tuple[int, float | None, tuple[str, ...] | None] | None:
+        """(contact id, used_at, the lists it adds or None) for a link's token id."""
+        sql = "SELECT contact_id, used_at, adds_lists FROM confirmations WHERE token_id = ?"
         row = self._db.execute(sql, (token_id,)).fetchone()
-        return (row[0], row[1]) if row else None
+        return (row[0], row[1], lists_of(row[2])) if row else None
+
+    def set_lists(self, contact_id: int, lists: Sequence[str], now: float) -> None:
+        self._db.execute(
+            "UPDATE contacts SET lists = ?, updated_at = ? WHERE id = ?",
+            (_json(list(lists)), now, contact_id),
+        )
 
     def use_confirmation(self, token_id: str, now: float) -> bool:
         """Mark a link used; False if it already was (single use)."""
