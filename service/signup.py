@@ -113,7 +113,7 @@ class SignupService:
         self.guards = list(guards)
         self.clock = clock
         self.keys = CodeKeys(settings.server.secret_key)
-        self.handles = Handles(Tokens(settings.server.secret_key))
+        self.handles = Handles(settings.server.secret_key, Tokens(settings.server.secret_key))
 
     def form(self, form_id: str) -> FormSettings:
         form = self.settings.forms.get(form_id)
