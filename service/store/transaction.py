@@ -140,6 +140,28 @@ class Transaction(SignupQueries, RemovalQueries):
         ).fetchone()
         return int(row[0])
 
+    def insert_contact_if_new(
+        self,
+        form_id: str,
+        email: str,
+        first: str | None,
+        last: str | None,
+        language: str,
+        now: float,
+        fields: Mapping[str, Any] | None = None,
+        lists: Sequence[str] = (),
+    ) -> int | None:
+        """The new contact's id, or None when the form has this address already (then nothing is
+        written): one statement for a new signup, where a look-up first would be two."""
+        row = self._db.execute(
+            "INSERT INTO contacts (form_id, email, first_name, last_name, language, status, created_at,"
+            " updated_at, fields, lists, email_domain) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)"
+            " ON CONFLICT (form_id, email) DO NOTHING RETURNING id",
+            (form_id, email, first, last, language, now, now, _json(fields), _json(list(lists)),
+             email.rpartition("@")[2].lower()),
+        ).fetchone()  # fmt: skip
+        return int(row[0]) if row else None
+
     def refresh_pending(
         self,
         contact_id: int,
