@@ -217,11 +217,11 @@ class SignupService:
                 for line in list_consents(form, extras, language, event):
                     tx.add_event(contact_id, line)
                 return True
-            tx.add_event(contact_id, event)
+            digest = self.keys.digest(token_id, code) if code else None
+            job = jobs.confirmation_email(contact_id, token_id, message_id, sealed)
+            tx.add_signup(contact_id, event, token_id, digest, job)
             for line in list_consents(form, extras, language, event):
                 tx.add_event(contact_id, line)
-            tx.add_confirmation(token_id, contact_id, now, self.keys.digest(token_id, code) if code else None)
-            tx.enqueue(jobs.confirmation_email(contact_id, token_id, message_id, sealed), now)
             if form.reminder_after_hours > 0:
                 tx.enqueue(jobs.reminder(contact_id, token_id, sealed), now, run_at=remind_at)
             return True

@@ -28,7 +28,7 @@ from service.store.records import (
     link_actor,
 )
 from service.store.removals import RemovalQueries
-from service.store.signups import SignupQueries, lists_of
+from service.store.signups import SignupQueries, json_column, lists_of
 
 _CONTACT_COLUMNS = (
     "id, form_id, email, first_name, last_name, language, status, created_at, confirmed_at, unsubscribed_at,"
@@ -55,10 +55,6 @@ def _contact(row: tuple[Any, ...]) -> ContactRow:
         json.loads(fields) if fields else {},
         tuple(json.loads(lists) if lists else ()),
     )
-
-
-def _json(value: Any) -> str | None:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False) if value else None
 
 
 def _job(row: tuple[Any, ...]) -> Job:
@@ -133,34 +129,12 @@ class Transaction(SignupQueries, RemovalQueries):
                 language,
                 now,
                 now,
-                _json(fields),
-                _json(list(lists)),
+                json_column(fields),
+                json_column(list(lists)),
                 email.rpartition("@")[2].lower(),
             ),
         ).fetchone()
         return int(row[0])
-
-    def insert_contact_if_new(
-        self,
-        form_id: str,
-        email: str,
-        first: str | None,
-        last: str | None,
-        language: str,
-        now: float,
-        fields: Mapping[str, Any] | None = None,
-        lists: Sequence[str] = (),
-    ) -> int | None:
-        """The new contact's id, or None when the form has this address already (then nothing is
-        written): one statement for a new signup, where a look-up first would be two."""
-        row = self._db.execute(
-            "INSERT INTO contacts (form_id, email, first_name, last_name, language, status, created_at,"
-            " updated_at, fields, lists, email_domain) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)"
-            " ON CONFLICT (form_id, email) DO NOTHING RETURNING id",
-            (form_id, email, first, last, language, now, now, _json(fields), _json(list(lists)),
-             email.rpartition("@")[2].lower()),
-        ).fetchone()  # fmt: skip
-        return int(row[0]) if row else None
 
     def refresh_pending(
         self,
@@ -176,7 +150,7 @@ class Transaction(SignupQueries, RemovalQueries):
         self._db.execute(
             "UPDATE contacts SET first_name = ?, last_name = ?, language = ?, status = 'pending',"
             " unsubscribed_at = NULL, updated_at = ?, fields = ?, lists = ? WHERE id = ?",
-            (first, last, language, now, _json(fields), _json(list(lists)), contact_id),
+            (first, last, language, now, json_column(fields), json_column(list(lists)), contact_id),
         )
 
     def set_status(self, contact_id: int, status: ContactStatus, now: float) -> None:
@@ -236,7 +210,7 @@ class Transaction(SignupQueries, RemovalQueries):
     def set_lists(self, contact_id: int, lists: Sequence[str], now: float) -> None:
         self._db.execute(
             "UPDATE contacts SET lists = ?, updated_at = ? WHERE id = ?",
-            (_json(list(lists)), now, contact_id),
+            (json_column(list(lists)), now, contact_id),
         )
 
     def use_confirmation(self, token_id: str, now: float) -> bool:
