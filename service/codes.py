@@ -91,6 +91,7 @@ class CodeKeys:
         self._seal = hmac.new(base, b"optin.code-seal.v1", hashlib.sha256).digest()
         self._resend = hmac.new(base, b"optin.code-resend.v1", hashlib.sha256).digest()
         self._hasher = hmac.new(self._hash, digestmod=hashlib.sha256)
+        self._sealer = hmac.new(self._seal, digestmod=hashlib.sha256)
 
     def digest(self, token_id: str, code: str) -> str:
         """The keyed hash kept for a code, bound to its confirmation."""
@@ -104,7 +105,9 @@ class CodeKeys:
         return hmac.compare_digest(stored or "0" * len(expected), expected) and stored is not None
 
     def _pad(self, token_id: str) -> int:
-        stream = hmac.new(self._seal, token_id.encode(), hashlib.sha256).digest()
+        keyed = self._sealer.copy()
+        keyed.update(token_id.encode())
+        stream = keyed.digest()
         pad: int = int.from_bytes(stream[:8], "big") % 10**CODE_LENGTH
         return pad
 
