@@ -1,14 +1,14 @@
 """Where a durable signup's CPU goes: microseconds per signup on each thread, and profiles.
 
 Runs ``optin serve`` as production does (uvicorn with uvloop and httptools, the access log on,
-one process, SQLite in WAL with synchronous=FULL, or PostgreSQL with ``--database``), feeds it
+one process, SQLite in WAL with synchronous=FULL, or a durable PostgreSQL cluster it starts), feeds it
 signups from wrk, and reads each thread's CPU clock before and after
-(``time.pthread_getcpuclockid``, through a route only this runner adds). The event loop and the
-database thread are told apart by name. With ``--profile``, cProfile records the event loop
+(``time.pthread_getcpuclockid``, through a route only this runner adds). The event loop (MainThread)
+and the database threads (optin-sqlite, optin-pg) are told apart by name. With ``--profile``, cProfile records the event loop
 thread and the database thread (each batch) apart, and the top of each is printed.
 
     .venv/bin/python -m bench.signup_profile [--seconds 10] [--role all|web] [--profile]
-        [--database postgresql://…]
+        [--postgresql]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from bench import wrk
 from bench.replicas import config, launch, stop
 from bench.subscribe import PATH, Sink
 from tests.support.app_server import free_port
+from tests.support.postgres import Cluster, binaries
 from tests.verification.dnszone import LoopbackDns, ZoneResolver, build_zone
 
 CPU_PATH = "/_bench/cpu"
@@ -58,6 +59,7 @@ def serve(conf: str, port: int, role: str, profile: str | None) -> None:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
+    import service.store.postgres as postgres_store
     import service.store.sqlite as sqlite_store
     from service.app import create_app
     from service.logs import configure_logging
@@ -67,14 +69,17 @@ def serve(conf: str, port: int, role: str, profile: str | None) -> None:
         return JSONResponse(thread_cpu())
 
     # Each thread's own CPU clock: time spent waiting for the GIL or the disk is not counted.
-    loop_profile, db_profile = cProfile.Profile(time.thread_time), cProfile.Profile(time.thread_time)
+    loop_profile = cProfile.Profile(time.thread_time)
+    db_profiles: dict[int, cProfile.Profile] = {}  # one per database thread (PostgreSQL has several)
     if profile:
-        real = sqlite_store.run_batch  # type: ignore[attr-defined]
+        for module in (sqlite_store, postgres_store):
+            real = module.run_batch
 
-        def profiled(conn: Any, operations: Any) -> Any:
-            return db_profile.runcall(real, conn, operations)
+            def profiled(conn: Any, operations: Any, real: Any = real) -> Any:
+                mine = db_profiles.setdefault(threading.get_ident(), cProfile.Profile(time.thread_time))
+                return mine.runcall(real, conn, operations)
 
-        sqlite_store.run_batch = profiled  # type: ignore[attr-defined]
+            module.run_batch = profiled  # type: ignore[attr-defined]
     settings = load_settings(conf)
     app = create_app(settings, role)  # type: ignore[arg-type]
     app.router.routes.insert(0, Route(CPU_PATH, cpu))
@@ -90,7 +95,9 @@ def serve(conf: str, port: int, role: str, profile: str | None) -> None:
         signal.signal(signal.SIGTERM, lambda *_: None)
         loop_profile.runcall(server.run)
         loop_profile.dump_stats(f"{profile}.loop")
-        db_profile.dump_stats(f"{profile}.db")
+        merged = pstats.Stats(*db_profiles.values()) if db_profiles else None
+        if merged:
+            merged.dump_stats(f"{profile}.db")
     else:
         server.run()
 
@@ -110,7 +117,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--role", default="all", choices=("all", "web"))
     parser.add_argument(
-        "--database", default="", help="a PostgreSQL URL; SQLite in a temporary folder if none"
+        "--postgresql", action="store_true", help="on a durable PostgreSQL cluster of its own"
     )
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=30)
@@ -122,7 +129,8 @@ def main() -> None:
     catcher.start()
     tmp = Path(tempfile.mkdtemp(prefix="optin-profile-"))
     port = free_port()
-    database = args.database or f"sqlite:///{tmp / 'bench.db'}"
+    cluster = Cluster(binaries(), settings=()).start() if args.postgresql else None  # type: ignore[arg-type]
+    database = cluster.new_database() if cluster else f"sqlite:///{tmp / 'bench.db'}"
     conf = config(tmp / "bench.toml", database, port, sink_port, dns.nameserver)
     profile = str(tmp / "prof") if args.profile else None
     argv = ["-m", "bench.signup_profile", "serve", str(conf), str(port), args.role]
@@ -137,7 +145,9 @@ def main() -> None:
         stop(proc)
         catcher.stop()
         dns.stop()
-    print(run.line(f"optin signups ({'PostgreSQL' if args.database else 'SQLite'}, role {args.role})"))
+        if cluster:
+            cluster.stop()
+    print(run.line(f"optin signups ({'PostgreSQL' if cluster else 'SQLite'}, role {args.role})"))
     print(f"errors: {run.errors}; emails the sink received: {sink.count}")
     signups = max(run.requests, 1)
     for name in sorted(after, key=lambda n: after[n] - before.get(n, 0.0), reverse=True):
