@@ -30,6 +30,6 @@ def install_wheel(into: Path) -> Path:
     (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     [wheel] = wheels.glob("optin-*.whl")
     python = venv / "bin" / "python"
-    install = [*pip, "--python", python, "install", "--no-deps", "--no-index", wheel]
+    install = [*pip, "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)]
     subprocess.run(install, check=True, env=env)
     return venv / "bin"
