@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -26,6 +25,7 @@ import httpx
 from service import jobs
 from service.app import build_connectors
 from service.delivery import Delivery
+from service.mail import Message
 from service.outbox import OutboxWorker
 from service.render import Renderer
 from service.settings import OutboxSettings, build_settings
@@ -38,7 +38,7 @@ API_KEY, LIST_ID = "0123456789abcdef-us21", "a1b2c3d4e5"
 
 
 class NoMail:
-    async def send(self, message: EmailMessage, recipient: str, *, sender: str | None = None) -> str:
+    async def send(self, message: Message, recipient: str, *, sender: str | None = None) -> str:
         return "not sent (bench)"
 
     async def aclose(self) -> None:

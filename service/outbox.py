@@ -109,6 +109,10 @@ class OutboxWorker:
             owner = getattr(run, "__self__", None)
             batch = owner if isinstance(owner, Batcher) else None
         self._batch = batch
+        # A runner may read what a handful of claimed jobs need in one go (Delivery.prepare).
+        self._prepare: Callable[[Sequence[Job]], Awaitable[None]] | None = getattr(
+            getattr(run, "__self__", None), "prepare", None
+        )
         self._lanes: dict[str, asyncio.Semaphore] = {}
         self._inflight: dict[int, asyncio.Task[None]] = {}  # job id -> its task (a batch holds many)
         self._running: set[asyncio.Task[None]] = set()
@@ -161,6 +165,11 @@ class OutboxWorker:
         if free <= 0 or (self._running and free < max(1, self.settings.concurrency // 2)):
             return 0
         claimed = await self.store.claim_jobs(self.clock(), free, self.settings.lease_seconds)
+        if claimed and self._prepare is not None:
+            try:
+                await self._prepare(claimed)
+            except Exception:  # only an optimisation: each job then reads for itself
+                log.exception("could not read ahead for %d claimed jobs", len(claimed))
         for unit in await self._units(claimed, backlog=len(claimed) >= free):
             self._spawn(unit)
         return len(claimed)
@@ -218,37 +227,46 @@ class OutboxWorker:
         return self._lanes[name]
 
     async def _process(self, unit: list[Job]) -> None:
+        # The lane bounds the work against the remote (the relay's connections, a connector's
+        # calls); recording the outcome is the database's, so the slot is handed on first.
         async with self._lane(unit[0]):
-            if len(unit) == 1:
-                await self.execute(unit[0])
-            else:
-                await self.execute_batch(unit)
+            outcomes = [await self._attempt(unit[0])] if len(unit) == 1 else await self._attempt_batch(unit)
+        await self._record(unit, outcomes)
 
     async def execute(self, job: Job) -> None:
         """Run one claimed job and record what happened."""
-        outcome: Outcome
-        try:
-            outcome = await self._run(job)
-        except (DeliveryError, Deferred) as exc:
-            outcome = exc
-        except Exception as exc:  # a bug must not lose the job: keep it, retry, say why
-            log.exception("job %s (%s) failed unexpectedly", job.id, job.kind)
-            outcome = DeliveryError(f"internal error: {exc!r}")
-        await self._settle(job, outcome)
+        await self._record([job], [await self._attempt(job)])
 
     async def execute_batch(self, jobs: list[Job]) -> None:
         """Run claimed jobs through one batch call; each job's own outcome is recorded."""
+        await self._record(jobs, await self._attempt_batch(jobs))
+
+    async def _attempt(self, job: Job) -> Outcome:
+        try:
+            return await self._run(job)
+        except (DeliveryError, Deferred) as exc:
+            return exc
+        except Exception as exc:  # a bug must not lose the job: keep it, retry, say why
+            log.exception("job %s (%s) failed unexpectedly", job.id, job.kind)
+            return DeliveryError(f"internal error: {exc!r}")
+
+    async def _attempt_batch(self, jobs: list[Job]) -> list[Outcome]:
         assert self._batch is not None
-        outcomes: list[Outcome]
         try:
             outcomes = list(await self._batch.run_batch(jobs))
             if len(outcomes) != len(jobs):
                 raise RuntimeError(f"{len(outcomes)} outcomes for {len(jobs)} jobs")
         except (DeliveryError, Deferred) as exc:  # the whole call: every job shares it
-            outcomes = [exc] * len(jobs)
+            return [exc] * len(jobs)
         except Exception as exc:
             log.exception("a batch of %d %s jobs failed unexpectedly", len(jobs), jobs[0].kind)
-            outcomes = [DeliveryError(f"internal error: {exc!r}")] * len(jobs)
+            return [DeliveryError(f"internal error: {exc!r}")] * len(jobs)
+        return outcomes
+
+    async def _record(self, jobs: list[Job], outcomes: list[Outcome]) -> None:
+        if len(jobs) == 1:
+            await self._settle(jobs[0], outcomes[0])
+            return
         # Concurrent writes share one group commit.
         await asyncio.gather(*(self._settle(j, o) for j, o in zip(jobs, outcomes, strict=True)))
         log.info("batch of %d %s jobs settled", len(jobs), jobs[0].kind)

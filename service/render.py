@@ -15,6 +15,7 @@ from service.settings import LANGUAGES
 class Renderer:
     def __init__(self, templates_dir: Path) -> None:
         self.templates_dir = templates_dir
+        self._strings: dict[str, dict[str, str]] = {}
         self._html = jinja2.Environment(
             loader=jinja2.FileSystemLoader(templates_dir),
             autoescape=True,
@@ -35,9 +36,12 @@ class Renderer:
         return {lang: json.loads((base / f"{lang}.json").read_text(encoding="utf-8")) for lang in LANGUAGES}
 
     def strings(self, language: str) -> dict[str, str]:
-        catalog = dict(self.catalogs["en"])
-        catalog.update(self.catalogs.get(language, {}))
-        return catalog
+        """The texts of ``language``, English where it has none. Shared: never change it."""
+        if language not in self._strings:
+            catalog = dict(self.catalogs["en"])
+            catalog.update(self.catalogs.get(language, {}))
+            self._strings[language] = catalog
+        return self._strings[language]
 
     def html(self, template: str, language: str = "en", **context: Any) -> str:
         return self._html.get_template(template).render(t=self.strings(language), lang=language, **context)

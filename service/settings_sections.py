@@ -33,6 +33,7 @@ POSITIVE = {
     "server.retention_days",
     "server.max_body_bytes",
     "smtp.timeout",
+    "smtp.max_connections",
     "outbox.concurrency",
     "outbox.max_attempts",
     "outbox.max_delay",
@@ -259,7 +260,7 @@ def smtp_section(table: dict[str, Any], server: ServerSettings, dev: DevSettings
             )
         sender = sender or "optin (development) <optin@localhost>"
         dkim = dkim_section(table, sender, r)
-        for key in ("username", "password", "tls_ca_file", "timeout", "helo_name"):
+        for key in ("username", "password", "tls_ca_file", "timeout", "helo_name", "max_connections"):
             table.pop(key, None)  # kept for when a relay is configured; unused until then
         r.leftovers(table, s)
         return SmtpSettings(
@@ -289,6 +290,7 @@ def smtp_section(table: dict[str, Any], server: ServerSettings, dev: DevSettings
         security=security,
         timeout=r.take(table, s, "timeout", float, 30.0),
         helo_name=r.take(table, s, "helo_name", str, ""),
+        max_connections=r.take(table, s, "max_connections", int, 4),
         alerts_sender=alerts_sender,
         dkim=dkim_section(table, sender, r),
     )

@@ -106,6 +106,7 @@ class SmtpSettings:
     security: Literal["auto", "starttls", "tls", "none"] = "auto"
     timeout: float = 30.0
     helo_name: str = ""
+    max_connections: int = 4  # emails in flight to the relay at once, each on its own connection
     alerts_sender: str = ""  # From of the owner's alerts; subscription mail comes from ``sender``
     dkim: DkimSettings | None = None
 

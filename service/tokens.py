@@ -40,9 +40,12 @@ class Tokens:
 
     def __init__(self, secret_key: str) -> None:
         self._secret = secret_key
+        self._serializers: dict[str, URLSafeTimedSerializer] = {}
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self._secret, salt=purpose)
+        if purpose not in self._serializers:  # one per purpose: each email signs a link
+            self._serializers[purpose] = URLSafeTimedSerializer(self._secret, salt=purpose)
+        return self._serializers[purpose]
 
     def sign(self, purpose: str, payload: dict[str, Any]) -> str:
         return str(self._serializer(purpose).dumps(payload))

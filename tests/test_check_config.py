@@ -106,6 +106,16 @@ BAD: dict[str, tuple[str, dict[str, str], str]] = {
         {"OPTIN_SMTP__PASSWORD_FILE": "/nonexistent/secret"},
         "$OPTIN_SMTP__PASSWORD_FILE names the file /nonexistent/secret, which cannot be read (No such file or directory)",
     ),
+    "no connection to the relay": (
+        '[smtp]\nhost = "smtp.example.com"\nsender = "a@example.com"\nmax_connections = 0\n',
+        {},
+        "smtp.max_connections must be more than 0, not 0",
+    ),
+    "connections in words": (
+        '[smtp]\nhost = "smtp.example.com"\nsender = "a@example.com"\nmax_connections = "four"\n',
+        {},
+        "smtp.max_connections must be a whole number, not 'four'",
+    ),
     "consent not in the form's language": (
         '[forms.news]\nlanguage = "en"\n[forms.news.consent_text]\nfr = "Oui"\n',
         {},
@@ -158,6 +168,16 @@ async def test_development_says_the_demo_form_stands_in(tmp_path: Path) -> None:
     code, out = await optin("check-config", "--config", config, env={})
     assert code == 0
     assert "no [forms.NAME] is configured, so the demo form 'newsletter' stands in" in out
+
+
+async def test_check_config_says_how_many_connections_the_relay_gets(tmp_path: Path) -> None:
+    database = f'database = "sqlite:///{tmp_path}/a.db"'
+    relay = '[smtp]\nhost = "smtp.example.com"\nsender = "a@example.com"\nmax_connections = 12\n'
+    config = config_file(tmp_path, f'[server]\nsecret_key = "{SECRET}"\n{database}\n{relay}')
+    code, out = await optin("check-config", "--config", config, env={})
+    assert code == 0, out
+    assert "up to 12 connection(s) at once per worker process" in out
+    assert "note: smtp.max_connections is 12 but outbox.concurrency 8: at most 8 emails go at once" in out
 
 
 ENV_ONLY = {

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import ssl
+import time
+from dataclasses import replace
 from email.message import EmailMessage
 
 import pytest
 
+from service import jobs
 from service.errors import MailError
 from service.mail.envelope import for_relay
 from service.mail.smtp import SmtpMailer
-from service.settings import SmtpSettings
-from service.store import open_store
+from service.settings import Settings, SmtpSettings
+from service.store import Transaction, open_store
 from tests.support.app_server import client, free_port, relay_settings, serve, wait_for
 from tests.support.relay import PASSWORD, USER, Relay, run_relay
+from tests.test_settings import problems_of
 
 
 def smtp(port: int | str, security: str, ca_file: str = "", password: str = PASSWORD) -> SmtpSettings:
@@ -214,3 +218,41 @@ async def test_an_address_no_smtp_command_can_carry_is_a_permanent_error(
     await mailer.send(message(), "reader@example.org")  # the mailer still works
     await mailer.aclose()
     assert starttls_relay.envelopes == [("news@example.com", ("reader@example.org",))]
+
+
+@pytest.mark.parametrize("connections", [1, 2])
+async def test_the_outbox_sends_on_at_most_smtp_max_connections(
+    connections: int, server_context: ssl.SSLContext, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    """A backlog of confirmations to a slow relay: as many sessions as configured, each reused."""
+    store = await open_store(db_url)
+    try:
+
+        def seed(tx: Transaction) -> None:
+            now = time.time()
+            for i in range(6):
+                contact = tx.insert_contact("newsletter", f"r{i}@example.org", None, None, "en", now)
+                tx.add_confirmation(f"token{i}", contact, now)
+                tx.enqueue(jobs.confirmation_email(contact, f"token{i}", f"<m{i}@example.com>"), now)
+
+        await store.write(seed)
+    finally:
+        await store.close()
+    relay = Relay(delay=0.3)
+    configure = relay_settings(db_url, nameserver, relay, ca_file)
+
+    def limited(url: str) -> Settings:
+        settings = configure(url)
+        return replace(settings, smtp=replace(settings.smtp, max_connections=connections))
+
+    async with run_relay(relay, mode="starttls", server_context=server_context):
+        async with serve(limited):
+            await wait_for(lambda: len(relay.messages) == 6, what="the six confirmations")
+    assert relay.connections == connections
+
+
+def test_settings_refuse_no_smtp_connections() -> None:
+    table: dict[str, object] = {
+        "smtp": {"host": "smtp.example.com", "sender": "a@example.com", "max_connections": 0}
+    }
+    assert "smtp.max_connections must be more than 0, not 0" in problems_of(table)

@@ -44,8 +44,14 @@ def _summary(settings: Settings) -> list[str]:
         lines.append("  mail relay: none; the development mail catcher shows mail at /dev/mail")
     else:
         lines.append(
-            f"  mail relay: {smtp.host}, port {smtp.port}, security {smtp.security}, sender {smtp.sender}"
+            f"  mail relay: {smtp.host}, port {smtp.port}, security {smtp.security}, sender {smtp.sender},"
+            f" up to {smtp.max_connections} connection(s) at once per worker process"
         )
+        if smtp.max_connections > settings.outbox.concurrency:
+            lines.append(
+                f"  note: smtp.max_connections is {smtp.max_connections} but outbox.concurrency"
+                f" {settings.outbox.concurrency}: at most {settings.outbox.concurrency} emails go at once"
+            )
     if smtp.alerts_sender:
         lines.append(f"  the owner's alerts come from {smtp.alerts_sender}")
     lines.append(f"  {_dkim_line(settings)}")

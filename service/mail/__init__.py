@@ -5,6 +5,10 @@ from __future__ import annotations
 from email.message import EmailMessage
 from typing import Protocol
 
+from service.mail.mime import Email
+
+Message = Email | EmailMessage  # what we compose (subscription mail), or a hand-built message
+
 
 class Mailer(Protocol):
     """Hands one message to a relay for ``recipient``; returns the relay's reply in words.
@@ -15,6 +19,6 @@ class Mailer(Protocol):
     message, or an address this relay cannot take; transient otherwise).
     """
 
-    async def send(self, message: EmailMessage, recipient: str, *, sender: str | None = None) -> str: ...
+    async def send(self, message: Message, recipient: str, *, sender: str | None = None) -> str: ...
 
     async def aclose(self) -> None: ...

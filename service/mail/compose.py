@@ -1,19 +1,19 @@
-"""Building the emails we send. Pure: templates in, EmailMessage out.
+"""Building the emails we send. Pure: templates in, :class:`service.mail.mime.Email` out.
 
-``To:`` holds the recipient's stored address exactly. The email library parses what it is given,
-so an address it would read as something else (an RFC 2047 encoded word, a line break hidden in
-one) is refused here with a permanent error, not sent to whoever the library makes of it. Since
-verification refuses such addresses, only contacts stored by an older version can meet this.
+``To:`` holds the recipient's stored address exactly. Email software parses what it is given,
+so an address the email library would read as something else (an RFC 2047 encoded word, a line
+break hidden in one) is refused here with a permanent error, not sent to whoever a reader makes
+of it. Since verification refuses such addresses, only contacts stored by an older version can
+meet this.
 """
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import make_msgid, parseaddr
 
 from service.errors import MailError
-from service.mail.headers import MAIL_POLICY
 from service.mail.identity import MailIdentity, identity_for
+from service.mail.mime import Email, mail_date
 from service.render import Renderer
 from service.verification.transit import transit_problem
 
@@ -37,19 +37,19 @@ def _identity(identity: MailIdentity | None, sender: str, list_title: str) -> Ma
     return identity_for(None, "list", list_title, sender)
 
 
-def _base(sender: str, to: str, subject: str, message_id: str) -> EmailMessage:
+def _base(sender: str, to: str, subject: str, message_id: str) -> list[tuple[str, str]]:
     problem = transit_problem(to.rpartition("@")[0], to)
     if problem is not None:
         raise MailError(f"not sent: {_UNSENDABLE[problem[0]]}; it cannot be sent as stored", permanent=True)
-    msg = EmailMessage(policy=MAIL_POLICY)
-    msg["From"] = sender
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = message_id
-    # RFC 3834: tells auto-responders not to answer, and vacation replies not to fire.
-    msg["Auto-Submitted"] = "auto-generated"
-    return msg
+    return [
+        ("From", sender),
+        ("To", to),
+        ("Subject", subject),
+        ("Date", mail_date()),
+        ("Message-ID", message_id),
+        # RFC 3834: tells auto-responders not to answer, and vacation replies not to fire.
+        ("Auto-Submitted", "auto-generated"),
+    ]
 
 
 def confirmation_email(
@@ -66,7 +66,7 @@ def confirmation_email(
     code: str | None = None,
     reminder: bool = False,
     identity: MailIdentity | None = None,
-) -> EmailMessage:
+) -> Email:
     """``code``: the 6-digit code the widget takes instead of the link; ``reminder``: the one
     reminder (service.reminders), the same email under its own subject."""
     subject = renderer.phrase(
@@ -82,11 +82,12 @@ def confirmation_email(
         "sender_name": who.sender_name,
         "site": who.site,
     }
-    msg = _base(sender, to, subject, message_id)
-    msg["List-Id"] = who.list_id
-    msg.set_content(renderer.text("email/confirm.txt", language, **context))
-    msg.add_alternative(renderer.html("email/confirm.html", language, **context), subtype="html")
-    return msg
+    headers = [*_base(sender, to, subject, message_id), ("List-Id", who.list_id)]
+    return Email(
+        tuple(headers),
+        renderer.text("email/confirm.txt", language, **context),
+        renderer.html("email/confirm.html", language, **context),
+    )
 
 
 def welcome_email(
@@ -100,7 +101,7 @@ def welcome_email(
     unsubscribe_url: str,
     message_id: str,
     identity: MailIdentity | None = None,
-) -> EmailMessage:
+) -> Email:
     subject = renderer.phrase(language, "welcome_subject", list=list_title)
     who = _identity(identity, sender, list_title)
     context = {
@@ -110,11 +111,15 @@ def welcome_email(
         "sender_name": who.sender_name,
         "site": who.site,
     }
-    msg = _base(sender, to, subject, message_id)
-    msg["List-Id"] = who.list_id
-    # RFC 8058 one-click: mailbox providers POST "List-Unsubscribe=One-Click" to this URL.
-    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(renderer.text("email/welcome.txt", language, **context))
-    msg.add_alternative(renderer.html("email/welcome.html", language, **context), subtype="html")
-    return msg
+    headers = [
+        *_base(sender, to, subject, message_id),
+        ("List-Id", who.list_id),
+        # RFC 8058 one-click: mailbox providers POST "List-Unsubscribe=One-Click" to this URL.
+        ("List-Unsubscribe", f"<{unsubscribe_url}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+    ]
+    return Email(
+        tuple(headers),
+        renderer.text("email/welcome.txt", language, **context),
+        renderer.html("email/welcome.html", language, **context),
+    )

@@ -16,6 +16,8 @@ import idna
 from aiosmtplib.email import parse_address
 
 from service.errors import MailError
+from service.mail.mime import Email
+from service.verification.transit import is_plain
 
 UNCARRIABLE = "not sent: an address holds characters an SMTP command cannot carry"
 
@@ -51,6 +53,8 @@ def carried(address: str) -> str:
     aiosmtplib runs even explicit envelope addresses through ``parseaddr``, which drops
     comments and whatever follows a ``>``: ``a(b)c@x`` would become ``ac@x``.
     """
+    if is_plain(address):  # a dot-atom address parses as itself (tests/deliverability/test_mime.py)
+        return address
     try:
         on_the_line = parse_address(address)
     except ValueError:
@@ -66,8 +70,10 @@ def envelope_for(sender: str, recipient: str, smtputf8: bool) -> Envelope:
     )
 
 
-def addressed_to(message: EmailMessage, recipient: str) -> EmailMessage:
+def addressed_to(message: Email | EmailMessage, recipient: str) -> Email | EmailMessage:
     """``message`` with ``To:`` naming ``recipient`` (a copy, when it has to change)."""
+    if isinstance(message, Email):
+        return message.addressed_to(recipient)
     if message["To"] == recipient:
         return message
     changed = copy.deepcopy(message)  # the caller's message may be sent again (a retry)

@@ -11,18 +11,19 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Literal
 
 import jinja2
 
 from service.alerts import alert_email
+from service.mail import Message
 from service.mail.compose import confirmation_email, new_message_id, welcome_email
 from service.mail.dkim import DkimSigner, domain_of
 from service.mail.identity import identity_for
 from service.mail.lint import Finding, LintContext, lint_message
 from service.mail.lint_words import word_lists
+from service.mail.mime import parse
 from service.mail.smtp import wire_bytes
 from service.render import Renderer
 from service.settings import LANGUAGES, Settings
@@ -80,15 +81,13 @@ class Preview:
     form_id: str
     language: str
     recipient: str
-    message: EmailMessage  # as composed
+    message: EmailMessage  # as sent: the wire bytes read back by the email library
     wire: bytes  # as it goes to the relay (DKIM-signed when a key is configured)
     findings: tuple[Finding, ...]
 
     @property
     def sent(self) -> EmailMessage:
-        parsed = message_from_bytes(self.wire, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        return parsed
+        return self.message
 
     @property
     def subject(self) -> str:
@@ -101,7 +100,8 @@ class Preview:
 
     def body(self, subtype: str) -> str:
         part = self.message.get_body(preferencelist=(subtype,))
-        return "" if part is None else str(part.get_content())
+        # Read back from the wire, lines end in CRLF; shown to people, they end in newlines.
+        return "" if part is None else str(part.get_content()).replace("\r\n", "\n")
 
     @property
     def variables(self) -> Mapping[str, str]:
@@ -123,11 +123,11 @@ def _compose(
     form_id: str,
     language: str,
     contact: ContactRow | None,
-) -> tuple[EmailMessage, str]:
+) -> tuple[Message, str]:
     smtp = settings.smtp
     if kind == "alert":
         owner = settings.server.owner_email or f"owner@{domain_of(smtp.sender) or 'example.com'}"
-        message = alert_email(
+        message: Message = alert_email(
             renderer,
             sender=smtp.alerts_from,
             to=owner,
@@ -201,6 +201,7 @@ def render_preview(
     dkim = settings.smtp.dkim
     signer = DkimSigner(dkim.domain, dkim.selector, dkim.private_key) if dkim else None
     wire = wire_bytes(message, signer, utf8=not recipient.isascii(), eight_bit=True)
+    sent = parse(wire)  # the lint reads what is actually sent
     context = LintContext(
         language=language if kind != "alert" else "en",
         words=word_lists(settings.lint.risky_words_file),
@@ -208,7 +209,7 @@ def render_preview(
         confirmation=kind == "confirm",
         subscription=kind != "alert",
     )
-    return Preview(kind, form_id, language, recipient, message, wire, tuple(lint_message(message, context)))
+    return Preview(kind, form_id, language, recipient, sent, wire, tuple(lint_message(sent, context)))
 
 
 def _every_email(settings: Settings) -> list[tuple[Kind, str, str]]:

@@ -17,7 +17,6 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Literal
 
@@ -25,8 +24,10 @@ import aiosmtplib
 from aiosmtplib.email import flatten_message
 
 from service.errors import MailError
+from service.mail import Message
 from service.mail.dkim import DkimSigner
 from service.mail.envelope import UNCARRIABLE, addressed_to, envelope_for
+from service.mail.mime import Email
 from service.settings import SmtpSettings
 
 Mode = Literal["starttls", "tls", "none"]
@@ -34,7 +35,6 @@ AUTO_ORDER: tuple[tuple[int, Mode], ...] = ((587, "starttls"), (2525, "starttls"
 MEMORY_KEY = "smtp.auto_port"
 IDLE_SECONDS = 15.0  # relays drop idle sessions after a minute or more; stay well under
 FRESH_SECONDS = 2.0  # reused without an RSET check
-MAX_IDLE = 4
 
 
 @dataclass(frozen=True)
@@ -54,12 +54,16 @@ def routes_for(settings: SmtpSettings, auto_order: Sequence[tuple[int, Mode]] = 
     return [Route(settings.port, "tls" if settings.port == 465 else "starttls")]
 
 
-def wire_bytes(message: EmailMessage, signer: DkimSigner | None, *, utf8: bool, eight_bit: bool) -> bytes:
+def wire_bytes(message: Message, signer: DkimSigner | None, *, utf8: bool, eight_bit: bool) -> bytes:
     """The message as it goes on the wire, DKIM-signed when a key is configured.
 
     Signed mail is sent 7-bit clean (quoted-printable or base64 bodies): a hop that would
-    re-encode an 8-bit body for a server without 8BITMIME would break the body hash.
+    re-encode an 8-bit body for a server without 8BITMIME would break the body hash. What we
+    compose (:class:`Email`) is always 7-bit clean.
     """
+    if isinstance(message, Email):
+        raw = message.as_bytes(utf8=utf8)
+        return raw if signer is None else signer.sign(raw)
     if signer is None:
         return flatten_message(message, utf8=utf8, cte_type="8bit" if eight_bit else "7bit")
     return signer.sign(flatten_message(message, utf8=utf8, cte_type="7bit"))
@@ -75,7 +79,8 @@ class _CannotConnect(Exception):
 
 
 class SmtpMailer:
-    """Sends over a few reused connections; one that went stale is replaced, never trusted."""
+    """Sends over at most ``smtp.max_connections`` reused connections; one that went stale is
+    replaced, never trusted."""
 
     def __init__(
         self,
@@ -96,6 +101,7 @@ class SmtpMailer:
         self._known: Route | None = None
         self._tls = ssl.create_default_context(cafile=settings.tls_ca_file or None)
         self._idle: list[tuple[Route, aiosmtplib.SMTP, float]] = []
+        self._slots = asyncio.Semaphore(settings.max_connections)
         dkim = settings.dkim
         self.signer = DkimSigner(dkim.domain, dkim.selector, dkim.private_key) if dkim else None
 
@@ -177,7 +183,7 @@ class SmtpMailer:
         return None
 
     def _keep(self, route: Route, client: aiosmtplib.SMTP) -> None:
-        if len(self._idle) < MAX_IDLE:
+        if len(self._idle) < self.settings.max_connections:
             self._idle.append((route, client, time.monotonic()))
         else:
             client.close()
@@ -186,7 +192,7 @@ class SmtpMailer:
         self,
         route: Route,
         client: aiosmtplib.SMTP,
-        message: EmailMessage,
+        message: Message,
         recipient: str,
         sender: str,
     ) -> str:
@@ -196,21 +202,21 @@ class SmtpMailer:
                 if client.is_ehlo_or_helo_needed:
                     await client.ehlo()
                 smtputf8 = client.supports_extension("smtputf8")
+                eight_bit = self.signer is None and client.supports_extension("8bitmime")
                 try:
                     envelope = envelope_for(sender, recipient, smtputf8)
+                    # What aiosmtplib's send_message would do, but on bytes we sign first: a
+                    # signature must cover exactly what is sent.
+                    utf8 = not (envelope.sender + envelope.recipient).isascii()
+                    raw = wire_bytes(
+                        addressed_to(message, envelope.recipient), self.signer, utf8=utf8, eight_bit=eight_bit
+                    )
                 except MailError:
                     self._keep(route, client)  # nothing was wrong with the connection
                     raise
-                # What aiosmtplib's send_message would do, but on bytes we sign first: a
-                # signature must cover exactly what is sent.
-                utf8 = not (envelope.sender + envelope.recipient).isascii()
                 options = ["SMTPUTF8"] if utf8 else []
-                eight_bit = self.signer is None and client.supports_extension("8bitmime")
-                if eight_bit:
+                if eight_bit and not isinstance(message, Email):  # ours is 7-bit clean
                     options.append("BODY=8BITMIME")
-                raw = wire_bytes(
-                    addressed_to(message, envelope.recipient), self.signer, utf8=utf8, eight_bit=eight_bit
-                )
                 errors, reply = await client.sendmail(
                     envelope.sender, [envelope.recipient], raw, mail_options=options
                 )
@@ -229,13 +235,17 @@ class SmtpMailer:
         self._keep(route, client)
         return f"{self.host} {route}: {reply}"
 
-    async def send(self, message: EmailMessage, recipient: str, *, sender: str | None = None) -> str:
+    async def send(self, message: Message, recipient: str, *, sender: str | None = None) -> str:
         """Send ``message`` to ``recipient`` (the stored address; its ``To:`` header names it too).
 
         ``sender`` is the envelope sender (Return-Path), ``smtp.sender`` unless given: mail from
         another address (the owner's alerts) bounces to, and aligns with, that address.
         """
         envelope_sender = (parseaddr(sender)[1] or sender) if sender else self.sender
+        async with self._slots:  # one email per connection, smtp.max_connections at once
+            return await self._send(message, recipient, envelope_sender)
+
+    async def _send(self, message: Message, recipient: str, envelope_sender: str) -> str:
         reused = await self._reuse()
         if reused is not None:
             return await self._deliver(*reused, message, recipient, envelope_sender)
