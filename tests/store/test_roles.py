@@ -75,6 +75,7 @@ async def test_sigterm_hands_a_running_job_back_to_another_worker(
     # Leases long enough that only a hand-back, not an expiry, can explain a quick second try.
     config.write_text(config.read_text().replace("lease_seconds = 2.0", "lease_seconds = 120.0"))
     env = {"RELAY_PASSWORD": PASSWORD, "HOOK_SECRET": "x" * 20}
+    second: Instance | None = None
     web = await Instance(config, "web", ports[0], tmp_path / "web.log", env).start()
     first = await Instance(config, "worker", ports[1], tmp_path / "w1.log", env).start()
     starttls_relay.delay = 60.0  # the relay hangs on DATA: the job is in flight when SIGTERM comes
@@ -97,9 +98,14 @@ async def test_sigterm_hands_a_running_job_back_to_another_worker(
         starttls_relay.delay = 0.0
         second = await Instance(config, "worker", ports[2], tmp_path / "w2.log", env).start()
         await wait_for(lambda: starttls_relay.to("slow@example.org"), timeout=15, what="the second worker")
-        assert rows(database, "SELECT state FROM outbox") == [("done",)]
+        # The relay has the message a moment before the worker records the job as done.
+        await wait_for(
+            lambda: rows(database, "SELECT state FROM outbox") == [("done",)],
+            timeout=15,
+            what="the job to be done",
+        )
         await second.stop()
     finally:
-        for instance in (web, first):
-            if instance.proc is not None and instance.proc.returncode is None:
+        for instance in (web, first, second):
+            if instance is not None and instance.proc is not None and instance.proc.returncode is None:
                 instance.kill()

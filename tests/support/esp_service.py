@@ -25,13 +25,19 @@ class TimedMailchimp(FakeMailchimp):
     """Records when each request arrived; ``delay`` holds every answer back *after* the fake applied
     the request, like a slow ESP: a client killed meanwhile never learns that it succeeded."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, hold_after: int | None = None) -> None:
         super().__init__()
         self.delay = delay
         self.arrivals: list[tuple[float, str, str]] = []
+        # Once this many members are on the list, later requests wait (unapplied) until released:
+        # a test can then kill the client with calls certainly in flight, however slow the machine.
+        self.hold_after = hold_after
+        self.released = asyncio.Event()
 
     async def _answer(self, request: Request, handler: Handler, body: Any) -> Response:
         self.arrivals.append((time.time(), request.method, request.url.path))
+        if self.hold_after is not None and len(self.members) >= self.hold_after:
+            await self.released.wait()
         response = await super()._answer(request, handler, body)
         if self.delay:
             await asyncio.sleep(self.delay)

@@ -30,6 +30,10 @@ class Relay:
     attempts: int = 0
     connections: int = 0
     port: int = 0
+    # Once this many messages are accepted, later DATA waits (unaccepted) until ``released`` is
+    # set: a test can kill the sender with mail certainly in flight, however slow the machine.
+    hold_after: int | None = None
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -41,6 +45,8 @@ class Relay:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.attempts += 1
+        if self.hold_after is not None and len(self.messages) >= self.hold_after:
+            await self.released.wait()
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.data_replies:
