@@ -230,7 +230,7 @@ async def main_async(args: argparse.Namespace) -> None:
         }
         runs = {k: v for k, v in runs.items() if args.only == "all" or k in wanted}
         for app, requests, logged in runs.values():  # warm-up: caches, DNS, the database's first pages
-            await drive(app, requests, 2_000, args.connections, 10_000_000, logged)
+            await drive(app, requests, args.warmup, args.connections, 10_000_000, logged)
         if args.profile:
             app, requests, logged = runs[args.profile]
             before = thread_ticks()
@@ -247,7 +247,10 @@ async def main_async(args: argparse.Namespace) -> None:
             await drive(app, requests, args.requests, args.connections, 20_000_000, logged)
             profiler.disable()
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
+            stats = pstats.Stats(profiler, stream=out).sort_stats(args.sort)
+            stats.print_stats(args.top)
+            if args.callees:
+                stats.print_callees(args.callees)
             print(out.getvalue())
             return
         best: dict[str, Spent] = {}
@@ -272,11 +275,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=2_000, help="requests before the timed ones")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--only", default="all")
     parser.add_argument("--profile", default="")
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=45)
+    parser.add_argument("--callees", default="", help="with --profile: what functions matching this call")
     args = parser.parse_args()
     uvloop.run(main_async(args))
 
