@@ -32,75 +32,65 @@ class BodyTooLarge(InputError):
         super().__init__(too_large(limit), status=413)
 
 
-class BodyLimit:
-    """Caps every request body at ``limit`` bytes, whichever route reads it and however.
+def declared_over(declared: bytes, limit: int) -> bool | None:
+    """Whether a Content-Length header's value is over ``limit``; None when it is not a number."""
+    return int(declared) > limit if declared.isdigit() else None
 
-    A declared Content-Length over the limit is answered 413 before the route runs. A body sent in
-    chunks is counted as the route reads it: past the limit, ``receive`` raises
-    :class:`BodyTooLarge` (an InputError, so routes that answer those answer 413 themselves) and
-    whatever else the route answers is replaced by a 413. Nothing past the limit is read, and the
-    server closes the connection rather than drain the rest.
+
+async def refuse_too_large(scope: Scope, send: Send, limit: int) -> None:
+    """The 413 (JSON under /v1/, text elsewhere); the server closes the connection after it
+    rather than drain the rest of the body."""
+    message = too_large(limit)
+    if scope["path"].startswith("/v1/"):
+        body, media = json.dumps({"error": message, "field": None}).encode(), b"application/json"
+    else:
+        body, media = message.encode(), b"text/plain; charset=utf-8"
+    headers = [
+        (b"content-type", media),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def call_counting(app: ASGIApp, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    """Run ``app`` on a request whose body size is not declared (chunked), counting it as read.
+
+    Past ``limit``, ``receive`` raises :class:`BodyTooLarge` (an InputError, so routes that
+    answer those answer 413 themselves) and whatever else the route answers is replaced by a 413.
+    Nothing past the limit is read. (A declared Content-Length is checked before the route runs,
+    by service.web.edge: the server delivers exactly that length and no more.)
     """
+    received = 0
+    over = False
+    answer: str | None = None  # whose response goes out: "route" or "ours"
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
+    async def counted() -> Message:
+        nonlocal received, over
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                over = True
+                raise BodyTooLarge(limit)
+        return message
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
-        if declared.isdigit():
-            if int(declared) > self.limit:
-                await self._refuse(scope, send)
-                return
-            # The server delivers exactly the declared length and no more: nothing to count.
-            await self.app(scope, receive, send)
-            return
-        received = 0
-        over = False
-        answer: str | None = None  # whose response goes out: "route" or "ours"
+    async def guarded(message: Message) -> None:
+        nonlocal answer
+        if message["type"] == "http.response.start":
+            answer = "ours" if over and message["status"] != 413 else "route"
+            if answer == "ours":
+                await refuse_too_large(scope, send, limit)
+        if answer == "route":
+            await send(message)
 
-        async def counted() -> Message:
-            nonlocal received, over
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    over = True
-                    raise BodyTooLarge(self.limit)
-            return message
-
-        async def guarded(message: Message) -> None:
-            nonlocal answer
-            if message["type"] == "http.response.start":
-                answer = "ours" if over and message["status"] != 413 else "route"
-                if answer == "ours":
-                    await self._refuse(scope, send)
-            if answer == "route":
-                await send(message)
-
-        try:
-            await self.app(scope, counted, guarded)
-        except BodyTooLarge:
-            pass  # nothing past the limit was read; the answer is below (or already out)
-        if over and answer is None:
-            await self._refuse(scope, send)
-
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        message = too_large(self.limit)
-        if scope["path"].startswith("/v1/"):
-            body, media = json.dumps({"error": message, "field": None}).encode(), b"application/json"
-        else:
-            body, media = message.encode(), b"text/plain; charset=utf-8"
-        headers = [
-            (b"content-type", media),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    try:
+        await app(scope, counted, guarded)
+    except BodyTooLarge:
+        pass  # nothing past the limit was read; the answer is below (or already out)
+    if over and answer is None:
+        await refuse_too_large(scope, send, limit)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
