@@ -120,11 +120,16 @@ def load_json(raw: bytes) -> Any:
     ``[`` would exhaust the parser's recursion), and lone UTF-16 surrogates (JSON may spell
     ``"\\ud800"``; no database, page or email can hold one).
     """
+    utf8 = True  # strict UTF-8 holds no surrogate: only a \\u escape can spell one
     try:
-        data = json.loads(raw or b"null")
+        try:  # UTF-8, as JSON on the wire is (RFC 8259): no encoding to detect
+            data = json.loads(raw.decode("utf-8") if raw else "null")
+        except ValueError:  # a BOM, UTF-16, surrogates in UTF-8 (json.loads reads them all); bad JSON
+            utf8 = False
+            data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise InputError("the body is not valid JSON (or is nested too deeply)", status=400) from None
-    if b"\\u" not in raw and raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+    if utf8 and b"\\u" not in raw and raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
         return data  # no escape can hide a surrogate, and too few brackets to nest too deep: done
     pending: list[tuple[Any, int]] = [(data, 0)]
     while pending:
