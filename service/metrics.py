@@ -207,17 +207,10 @@ def quick_observer(child: Any) -> Callable[[float], None]:
     return quick
 
 
-_REQUEST_SERIES: dict[tuple[str, str, int], Callable[[float], None]] = {}
-
-
-def observe_request(route: str, method: str, status: int, seconds: float) -> None:
-    # Every request lands here: keep each series' observer instead of looking it up each time.
-    key = (route, method, status)
-    observe = _REQUEST_SERIES.get(key)
-    if observe is None:
-        child = REQUEST_SECONDS.labels(route, method if method in METHODS else "other", str(status))
-        observe = _REQUEST_SERIES[key] = quick_observer(child)
-    observe(seconds)
+def request_observer(route: str, method: str, status: int) -> Callable[[float], None]:
+    """What observes one request's latency in its series (the caller keeps it: every request)."""
+    child = REQUEST_SECONDS.labels(route, method if method in METHODS else "other", str(status))
+    return quick_observer(child)
 
 
 class _ThisProcess(Collector):

@@ -32,11 +32,6 @@ class BodyTooLarge(InputError):
         super().__init__(too_large(limit), status=413)
 
 
-def declared_over(declared: bytes, limit: int) -> bool | None:
-    """Whether a Content-Length header's value is over ``limit``; None when it is not a number."""
-    return int(declared) > limit if declared.isdigit() else None
-
-
 async def refuse_too_large(scope: Scope, send: Send, limit: int) -> None:
     """The 413 (JSON under /v1/, text elsewhere); the server closes the connection after it
     rather than drain the rest of the body."""

@@ -33,7 +33,7 @@ from service.web.security import SecurityHeaders
 class Edge:
     def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute], settings: Settings) -> None:
         self.app = app
-        self.templates = observe.route_templates(routes)
+        self.latencies = observe.Latencies(routes)
         self.ids = observe.RequestIds()
         self.security = SecurityHeaders(https=settings.server.public_url.startswith("https://"))
         self.origins = cors.FormOrigins(settings)
@@ -82,26 +82,17 @@ class Edge:
                 allow = origin
             if chunked:  # Transfer-Encoding wins over any Content-Length (RFC 9112 §6.3)
                 await body.call_counting(self.app, scope, receive, answer, self.limit)
-            elif declared is not None:
-                over = body.declared_over(declared, self.limit)
-                if over:
-                    await body.refuse_too_large(scope, answer, self.limit)
-                elif over is None:  # not a number: count what is read
-                    await body.call_counting(self.app, scope, receive, answer, self.limit)
-                else:  # the server delivers exactly the declared length: nothing to count
-                    await self.app(scope, receive, answer)
-            else:  # neither Content-Length nor Transfer-Encoding: no body (RFC 9112 §6.3)
+            elif declared is None or (declared.isdigit() and int(declared) <= self.limit):
+                # No body (neither header: RFC 9112 §6.3), or exactly the declared length, which
+                # the server delivers and no more: nothing to count.
                 await self.app(scope, receive, answer)
+            elif declared.isdigit():
+                await body.refuse_too_large(scope, answer, self.limit)
+            else:  # not a number: count what is read
+                await body.call_counting(self.app, scope, receive, answer, self.limit)
         finally:
-            observe.finished(self.templates, scope, info)
+            self.latencies.finished(scope.get("endpoint"), info)
             CURRENT.reset(token)
-
-    def _decorate(self, info: RequestInfo, allow: bytes | None, message: Message) -> None:
-        headers = self.security.added_to(message.get("headers", ()))
-        if allow is not None:
-            headers += cors.allow_headers(allow)
-        headers.append(observe.response_started(info, message["status"]))
-        message["headers"] = headers
 
     async def _noted_first(
         self, scope: Scope, info: RequestInfo, allow: bytes | None, message: Message, send: Send
@@ -109,3 +100,10 @@ class Edge:
         await note_refusal_for(scope)
         self._decorate(info, allow, message)
         await send(message)
+
+    def _decorate(self, info: RequestInfo, allow: bytes | None, message: Message) -> None:
+        headers = self.security.added_to(message.get("headers", ()))
+        if allow is not None:
+            headers += cors.allow_headers(allow)
+        headers.append(observe.response_started(info, message["status"]))
+        message["headers"] = headers

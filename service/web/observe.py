@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from starlette.routing import BaseRoute, Route
-from starlette.types import Scope
 
 from service import metrics
 from service.log_json import RequestInfo
@@ -55,7 +54,20 @@ def response_started(info: RequestInfo, status: int) -> tuple[bytes, bytes]:
     return (HEADER, info.id.encode("latin-1"))
 
 
-def finished(templates: dict[object, str], scope: Scope, info: RequestInfo) -> None:
-    """Observe the request's latency under its route template (a request that never answered: 500)."""
-    route = templates.get(scope.get("endpoint"), "unmatched")
-    metrics.observe_request(route, info.method, info.status or 500, now() - info.started)
+class Latencies:
+    """Each request's time to /metrics, under its route template (``unmatched`` for no route)."""
+
+    def __init__(self, routes: Iterable[BaseRoute]) -> None:
+        self.templates = route_templates(routes)
+        # By endpoint, method and status: a handful of series, each looked up once.
+        self._observers: dict[tuple[object, str, int], Callable[[float], None]] = {}
+
+    def finished(self, endpoint: object, info: RequestInfo) -> None:
+        """Observe a request that has ended (one that never answered counts as a 500)."""
+        method = info.method if info.method in metrics.METHODS else "other"
+        key = (endpoint, method, info.status or 500)
+        observe = self._observers.get(key)
+        if observe is None:
+            route = self.templates.get(endpoint, "unmatched")
+            observe = self._observers[key] = metrics.request_observer(route, method, key[2])
+        observe(now() - info.started)

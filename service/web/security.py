@@ -1,4 +1,4 @@
-"""Headers every response carries; HTML pages add their own Content-Security-Policy."""
+"""Headers every response carries unless it sets its own; HTML pages add their own CSP."""
 
 from __future__ import annotations
 
@@ -18,12 +18,10 @@ class SecurityHeaders:
     def added_to(self, headers: Iterable[Header]) -> list[Header]:
         """A new list: ``headers``, then each of ours the response did not set itself."""
         found = list(headers)
-        names = self._names
         # Header names from Starlette and our handlers are lower-case bytes already.
-        for name, _ in found:
-            if name in names:  # a page that sets its own
-                present = {name for name, _ in found}
-                found.extend(h for h in self.extra if h[0] not in present)
-                return found
-        found.extend(self.extra)
+        if self._names.isdisjoint(dict(found)):  # the common case: none of ours set
+            found += self.extra
+        else:  # a page that sets its own
+            present = {name for name, _ in found}
+            found += [h for h in self.extra if h[0] not in present]
         return found
