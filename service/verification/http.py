@@ -16,7 +16,7 @@ from starlette.responses import Response
 from service import metrics
 from service.errors import InputError
 from service.verification.verdict import Policy
-from service.web.body import load_json
+from service.web.body import load_json, receive_body
 from service.web.json_answer import NO_STORE, JsonAnswer, json_answer
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def _policy(request: Request, form: Any) -> Policy | JsonAnswer | None:
 async def verify_endpoint(request: Request) -> Response:
     """Verify ``{"email": ..., "form": ...}``; 400 bad JSON, 404 unknown form, 422 missing email."""
     try:
-        body = await request.body()
+        body = await receive_body(request)
         if len(body) > MAX_BODY:
             return _error(413, "The request is too large.")
         try:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import InputError
@@ -88,16 +88,34 @@ async def call_counting(app: ASGIApp, scope: Scope, receive: Receive, send: Send
         await refuse_too_large(scope, send, limit)
 
 
+async def receive_body(request: Request, limit: int | None = None) -> bytes:
+    """The whole body, as ``request.body()`` reads it (and kept for it), without its async
+    generator: most bodies come in one message. Past ``limit`` bytes: a 413 InputError."""
+    receive = request.receive
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+            more = message.get("more_body", False)
+            if limit is not None and size > limit:
+                raise InputError(too_large(limit), status=413)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    request._body = body  # what Starlette's Request.body() and .form() read after us
+    return body
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise InputError(too_large(limit), status=413)
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise InputError(too_large(limit), status=413)
-    return bytes(body)
+    return await receive_body(request, limit)
 
 
 async def read_fields(request: Request, limit: int) -> dict[str, Any]:
