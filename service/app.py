@@ -43,6 +43,7 @@ from service.verification.dnshealth import ResolverWatch
 from service.web import admin, api, dev, hooks, metrics_http, pages, probes
 from service.web.admin_routes import admin_routes
 from service.web.admin_session import admin_enabled
+from service.web.context import SelfContained
 from service.web.edge import Edge
 from service.web.openapi import openapi_json
 from service.web.pages import PAGE_HEADERS
@@ -110,7 +111,7 @@ def routes(settings: Settings, role: Role = "all") -> list[Route]:
     # Starlette tries routes in order: the ones every visitor hits come first.
     table = [
         Route("/v1/forms/{form_id}/subscribe", api.subscribe, methods=["POST"]),
-        Route("/v1/verify", api.verify, methods=["POST"]),
+        Route("/v1/verify", SelfContained(api.verify), methods=["POST"]),
         Route("/widget.js", antibot_http.widget_script),
         Route("/widget/{version}/{name:path}", antibot_http.widget_asset),
         Route("/v1/forms/{form_id}/challenge", antibot_http.challenge),
