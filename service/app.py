@@ -33,7 +33,7 @@ from service.mail.smtp import MEMORY_KEY, SmtpMailer
 from service.outbox import OutboxWorker
 from service.render import Renderer
 from service.retention import purge_every
-from service.settings import REPO_ROOT, Settings
+from service.settings import ASSETS_ROOT, Settings
 from service.signup import SignupService
 from service.store import Store, open_store
 from service.store.reports import Reports
@@ -49,7 +49,7 @@ from service.web.openapi import openapi_json
 from service.web.pages import PAGE_HEADERS
 
 log = logging.getLogger("optin")
-PAGE_CSS = REPO_ROOT / "templates" / "pages" / "page.css"
+PAGE_CSS = ASSETS_ROOT / "templates" / "pages" / "page.css"
 JOB_GRACE_SECONDS = 10.0  # on SIGTERM, how long running jobs may finish before they are handed back
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from service import jobs
+from service.confirmation import link_state
 from service.errors import InputError, TokenError
 from service.ledger import recorded_ip
 from service.limits import (
@@ -229,11 +230,12 @@ class SignupCodes:
                 return CodeAnswer("too_many_attempts")
             contact = tx.contact(row.contact_id) if row else None
             if row is not None and contact is not None and self.keys.matches(row.code_hash, name, code):
-                if contact.status == "confirmed" or row.used_at is not None:
-                    tx.add_link_event(name, now, "code", "already_confirmed", ip, user_agent)
+                state = link_state(contact, row.used_at, row.adds_lists)
+                if state != "valid":
+                    tx.add_link_event(name, now, "code", state, ip, user_agent)
                 else:
                     tx.add_link_event(name, now, "code", "confirmed", ip, user_agent)
-                    self.confirmations.complete(tx, contact, name, event, welcome_id)
+                    self.confirmations.complete(tx, contact, name, event, welcome_id, row.adds_lists)
                 return CodeAnswer("confirmed")
             _count_ip_miss(tx, self.settings, visit.ip, now)
             if row is not None:
@@ -282,7 +284,8 @@ class SignupCodes:
             if row is None or tx.code_row(fresh) is not None:
                 return False
             contact = tx.contact(row.contact_id)
-            if contact is None or contact.status != "pending":
+            waiting = "pending" if row.adds_lists is None else "confirmed"
+            if contact is None or contact.status != waiting or (row.adds_lists and row.used_at is not None):
                 return False
             budget = budget_key(self.settings.server.secret_key, contact.email)
             if not allow_confirmation_email(tx, limits, budget, now):
@@ -290,9 +293,10 @@ class SignupCodes:
                 tx.add_event(contact.id, ConsentEvent("resend_request", now, detail=detail))
                 return False
             tx.add_event(contact.id, ConsentEvent("resend_request", now, detail="via=code email=queued"))
-            tx.add_confirmation(fresh, contact.id, now, self.keys.digest(fresh, code))
+            adds = row.adds_lists
+            tx.add_confirmation(fresh, contact.id, now, self.keys.digest(fresh, code), adds_lists=adds)
             sealed = self.keys.seal(fresh, code)
-            tx.enqueue(jobs.confirmation_email(contact.id, fresh, message_id, sealed), now)
+            tx.enqueue(jobs.confirmation_email(contact.id, fresh, message_id, sealed, adds), now)
             return True
 
         if await self.store.write(record):

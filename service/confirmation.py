@@ -42,10 +42,28 @@ class LinkInfo:
     form: FormSettings | None = None
     nonce: str = ""  # for a "valid" link: what the page's button must send back
     notice: str = ""  # why the button has to be pressed again
+    adds: tuple[str, ...] = ()  # the lists a confirmed contact's link adds
 
     @property
     def list_title(self) -> str:
-        return self.form.title_in(self.language) if self.form else ""
+        if self.form is None:
+            return ""
+        return (self.adds and self.form.labels_of(self.adds, self.language)) or self.form.title_in(
+            self.language
+        )
+
+
+Found = tuple[ContactRow | None, float | None, tuple[str, ...] | None]
+
+
+def link_state(contact: ContactRow, used_at: float | None, adds: tuple[str, ...] | None) -> LinkState:
+    """What confirming would do: a first signup's link confirms a pending contact; a link that adds
+    lists, a contact still confirmed. Once used, or once there is nothing left to do, it is done."""
+    if adds is None:
+        return "already_confirmed" if contact.status == "confirmed" or used_at is not None else "valid"
+    if used_at is not None:
+        return "already_confirmed"
+    return "valid" if contact.status == "confirmed" else "invalid"  # unsubscribed since
 
 
 @dataclass(frozen=True)
@@ -65,17 +83,19 @@ class Confirmations:
         self.wake = wake
         self.max_age = settings.server.token_max_age_days * DAY
 
-    def _info(self, state: LinkState, contact: ContactRow | None) -> LinkInfo:
-        if contact is None:
+    def _info(
+        self, state: LinkState, contact: ContactRow | None, adds: tuple[str, ...] | None = None
+    ) -> LinkInfo:
+        if contact is None or state == "invalid":
             return LinkInfo(state)
-        return LinkInfo(state, contact.language, self.settings.forms.get(contact.form_id))
+        return LinkInfo(state, contact.language, self.settings.forms.get(contact.form_id), adds=adds or ())
 
     @staticmethod
-    def _lookup(tx: Transaction, token_id: str) -> tuple[ContactRow | None, float | None]:
+    def _lookup(tx: Transaction, token_id: str) -> Found:
         found = tx.confirmation(token_id)
         if found is None:
-            return None, None
-        return tx.contact(found[0]), found[1]
+            return None, None, None
+        return tx.contact(found[0]), found[1], found[2]
 
     async def inspect(self, token: str, visit: Visit) -> LinkInfo:
         """What a GET or HEAD shows; records the visit, changes nothing about the contact."""
@@ -87,28 +107,29 @@ class Confirmations:
             return LinkInfo("invalid")
         now = time.time()
 
-        def look(tx: Transaction) -> tuple[ContactRow | None, float | None]:
-            contact, used_at = self._lookup(tx, token_id)
-            if contact is not None:
+        def look(tx: Transaction) -> Found:
+            found = self._lookup(tx, token_id)
+            if found[0] is not None:
                 tx.add_link_event(token_id, now, visit.method, "shown", visit.ip, _ua(visit.user_agent))
-            return contact, used_at
+            return found
 
-        contact, used_at = await self.store.write(look)
+        contact, used_at, adds = await self.store.write(look)
         if contact is None:
             return LinkInfo("invalid")
         metrics.link_visit(visit.method, "shown")
-        if contact.status == "confirmed" or used_at is not None:
-            return self._info("already_confirmed", contact)
-        return replace(self._info("valid", contact), nonce=self.tokens.page_nonce(token_id))
+        state = link_state(contact, used_at, adds)
+        if state != "valid":
+            return self._info(state, contact, adds)
+        return replace(self._info("valid", contact, adds), nonce=self.tokens.page_nonce(token_id))
 
     async def _expired(self, exc: TokenExpired) -> LinkInfo:
         token_id = exc.payload.get("t")
         if not isinstance(token_id, str):
             return LinkInfo("invalid")
-        contact, _ = await self.store.read(lambda tx: self._lookup(tx, token_id))
-        if contact is not None and contact.status == "confirmed":
-            return self._info("already_confirmed", contact)
-        return self._info("expired", contact)
+        contact, used_at, adds = await self.store.read(lambda tx: self._lookup(tx, token_id))
+        if contact is not None and link_state(contact, used_at, adds) != "valid":
+            return self._info(link_state(contact, used_at, adds), contact, adds)
+        return self._info("expired", contact, adds)
 
     def _page_age(self, nonce: str, token_id: str) -> tuple[float | None, str]:
         """Seconds since this link's page was shown, or why the click cannot count."""
@@ -141,21 +162,20 @@ class Confirmations:
 
         def record(tx: Transaction) -> LinkInfo:
             tx.lock(f"link:{token_id}")  # two clicks on two replicas: one confirms, one sees it done
-            contact, used_at = self._lookup(tx, token_id)
+            contact, used_at, adds = self._lookup(tx, token_id)
             if contact is None:
                 return LinkInfo("invalid")
-            if contact.status == "confirmed" or used_at is not None:
-                tx.add_link_event(
-                    token_id, now, visit.method, "already_confirmed", ip, _ua(visit.user_agent), age
-                )
-                return self._info("already_confirmed", contact)
+            state = link_state(contact, used_at, adds)
+            if state != "valid":
+                tx.add_link_event(token_id, now, visit.method, state, ip, _ua(visit.user_agent), age)
+                return self._info(state, contact, adds)
             tx.add_link_event(
                 token_id, now, visit.method, refusal or "confirmed", ip, _ua(visit.user_agent), age
             )
             if refusal:
-                return replace(self._info("valid", contact), notice=refusal)
-            self.complete(tx, contact, token_id, event, welcome_id)
-            return self._info("confirmed", contact)
+                return replace(self._info("valid", contact, adds), notice=refusal)
+            self.complete(tx, contact, token_id, event, welcome_id, adds)
+            return self._info("confirmed", contact, adds)
 
         info = await self.store.write(record)
         metrics.confirm_pressed(visit.method, info.notice or info.state, info.form.id if info.form else None)
@@ -165,12 +185,24 @@ class Confirmations:
         return info
 
     def complete(
-        self, tx: Transaction, contact: ContactRow, token_id: str, event: ConsentEvent, welcome_id: str
+        self,
+        tx: Transaction,
+        contact: ContactRow,
+        token_id: str,
+        event: ConsentEvent,
+        welcome_id: str,
+        adds: tuple[str, ...] | None = None,
     ) -> None:
         """Confirm ``contact`` through confirmation ``token_id`` (its link or its code): one commit
-        with the evidence, the list updates and the welcome email."""
+        with the evidence, the list updates and the welcome email. ``adds``: the confirmation adds
+        these lists to a contact confirmed already (no welcome email: they have had it)."""
         now = event.at
         tx.use_confirmation(token_id, now)
+        if adds is not None:
+            self._add_lists(
+                tx, contact, token_id, replace(event, detail=f"{event.detail} adds={','.join(adds)}"), adds
+            )
+            return
         tx.set_status(contact.id, "confirmed", now)
         tx.add_event(contact.id, event)
         form = self.settings.forms.get(contact.form_id)
@@ -180,6 +212,20 @@ class Confirmations:
             tx.enqueue(jobs.connector_upsert(contact.id, connector, token_id), now)
         if form.welcome_email:
             tx.enqueue(jobs.welcome_email(contact.id, token_id, welcome_id), now)
+
+    def _add_lists(
+        self, tx: Transaction, contact: ContactRow, token_id: str, event: ConsentEvent, adds: tuple[str, ...]
+    ) -> None:
+        now = event.at
+        lists = contact.lists + tuple(name for name in adds if name not in contact.lists)
+        tx.set_lists(contact.id, lists, now)
+        tx.add_event(contact.id, event)
+        form = self.settings.forms.get(contact.form_id)
+        if form is None:
+            return
+        # Each ESP with a list just added hears of the contact again, with every list they are on.
+        for connector in form.connectors_for(adds):
+            tx.enqueue(jobs.connector_upsert(contact.id, connector, token_id), now)
 
     async def resend(self, token: str) -> LinkInfo:
         """A fresh confirmation email, at most once per old link, within the address's budget.
@@ -200,15 +246,15 @@ class Confirmations:
         now = time.time()
 
         def record(tx: Transaction) -> LinkInfo:
-            contact, _ = self._lookup(tx, token_id)
+            contact, used_at, adds = self._lookup(tx, token_id)
             if contact is None:
                 return LinkInfo("invalid")
-            if contact.status != "pending":
-                return self._info(
-                    "already_confirmed" if contact.status == "confirmed" else "unsubscribed", contact
-                )
+            waiting = "pending" if adds is None else "confirmed"
+            if contact.status != waiting or (used_at is not None and adds is not None):
+                state: LinkState = "unsubscribed" if contact.status == "unsubscribed" else "already_confirmed"
+                return self._info(state, contact, adds)
             if tx.confirmation(fresh_id) is not None:
-                return self._info("valid", contact)  # already sent for this link
+                return self._info("valid", contact, adds)  # already sent for this link
             budget = budget_key(self.settings.server.secret_key, contact.email)
             if not allow_confirmation_email(tx, self.settings.limits, budget, now):
                 tx.add_event(
@@ -216,9 +262,9 @@ class Confirmations:
                 )
                 return self._info("withheld", contact)
             tx.add_event(contact.id, ConsentEvent("resend_request", now, detail="email=queued"))
-            tx.add_confirmation(fresh_id, contact.id, now)
-            tx.enqueue(jobs.confirmation_email(contact.id, fresh_id, message_id), now)
-            return self._info("valid", contact)
+            tx.add_confirmation(fresh_id, contact.id, now, adds_lists=adds)
+            tx.enqueue(jobs.confirmation_email(contact.id, fresh_id, message_id, adds_lists=adds), now)
+            return self._info("valid", contact, adds)
 
         info = await self.store.write(record)
         self.wake()

@@ -116,8 +116,14 @@ class Delivery:
         return identity_for(form, contact.form_id, self._form_title(contact), self.settings.smtp.sender)
 
     async def _confirmation(self, job: Job, contact: ContactRow, reminder: bool = False) -> str | Done:
-        if contact.status != "pending":
+        adds = job.payload.get("adds_lists")
+        # A first signup's email goes to a pending contact; one adding lists, to a confirmed one.
+        if contact.status != ("confirmed" if adds else "pending"):
             return f"not sent: the contact is already {contact.status}"
+        title = self._form_title(contact)
+        if adds:
+            form = self.settings.forms.get(contact.form_id)
+            title = (form.labels_of(tuple(adds), contact.language) if form else "") or title
         token_id = str(job.payload["token_id"])
         url = f"{self.settings.server.public_url}/confirm/{self.tokens.confirmation(token_id)}"
         sealed = job.payload.get("code")
@@ -127,7 +133,7 @@ class Delivery:
             sender=self.settings.smtp.sender,
             to=contact.email,
             language=contact.language,
-            list_title=self._form_title(contact),
+            list_title=title,
             first_name=contact.first_name,
             confirm_url=url,
             expires_days=round(self.settings.server.token_max_age_days),

@@ -36,9 +36,16 @@ def _with_code(payload: dict[str, object], sealed_code: str | None) -> dict[str,
 
 
 def confirmation_email(
-    contact_id: int, token_id: str, message_id: str, sealed_code: str | None = None
+    contact_id: int,
+    token_id: str,
+    message_id: str,
+    sealed_code: str | None = None,
+    adds_lists: tuple[str, ...] | None = None,
 ) -> NewJob:
-    payload = {"contact_id": contact_id, "token_id": token_id, "message_id": message_id}
+    """``adds_lists``: the email asks a confirmed contact to confirm these further lists."""
+    payload: dict[str, object] = {"contact_id": contact_id, "token_id": token_id, "message_id": message_id}
+    if adds_lists is not None:
+        payload["adds_lists"] = list(adds_lists)
     return NewJob(CONFIRMATION_EMAIL, f"confirmation-email:{token_id}", _with_code(payload, sealed_code))
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from service.limits import KEEP_SECONDS
 from service.settings import Settings
 from service.store import Store, Transaction
+from service.store.audit import forget_signouts
 
 log = logging.getLogger("optin.retention")
 DAY = 86_400.0
@@ -39,6 +40,7 @@ async def purge(store: Store, settings: Settings, now: float) -> int:
     contacts = await _in_rounds(store, lambda tx: tx.purge_unconfirmed(cutoff, ROUND))
     jobs = await _in_rounds(store, lambda tx: tx.purge_finished_jobs(jobs_cutoff, ROUND))
     await _in_rounds(store, lambda tx: tx.purge_counters(now, KEEP_SECONDS, ROUND))
+    await _in_rounds(store, lambda tx: forget_signouts(tx, now, ROUND))
     if contacts or jobs:
         log.info("retention: purged %d never-confirmed contact(s) and %d finished job(s)", contacts, jobs)
     return contacts

@@ -24,6 +24,7 @@ from service.settings_reader import DEFAULT, Reader, closest, dataclass_section,
 from service.settings_sections import check_numbers, server_section, smtp_section
 from service.settings_types import (
     ADMIN_SCOPES,
+    ASSETS_ROOT,
     LANGUAGES,
     REPO_ROOT,
     SMTP_PORTS,
@@ -45,6 +46,7 @@ from service.verification.config import VerifierConfig
 
 __all__ = [
     "ADMIN_SCOPES",
+    "ASSETS_ROOT",
     "LANGUAGES",
     "REPO_ROOT",
     "SMTP_PORTS",

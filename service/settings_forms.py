@@ -11,10 +11,10 @@ from service.antibot.policy import AntiBotPolicy
 from service.errors import ConfigError
 from service.settings_fields import fields_section, lists_section, per_language
 from service.settings_reader import EnvText, Reader, closest, typed
-from service.settings_types import LANGUAGES, REPO_ROOT, FormSettings, HookSettings
+from service.settings_types import ASSETS_ROOT, LANGUAGES, FormSettings, HookSettings
 from service.verification import Policy
 
-WIDGET_CATALOG = REPO_ROOT / "widget" / "i18n" / "en.json"
+WIDGET_CATALOG = ASSETS_ROOT / "widget" / "i18n" / "en.json"
 
 
 def form_section(

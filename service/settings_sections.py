@@ -18,7 +18,7 @@ from service.settings_checks import (
 )
 from service.settings_reader import EnvText, Reader, typed
 from service.settings_types import (
-    REPO_ROOT,
+    ASSETS_ROOT,
     SMTP_PORTS,
     DevSettings,
     DkimSettings,
@@ -69,7 +69,7 @@ def _dev_secret(database: str) -> str:
 
 
 def _templates(table: dict[str, Any], r: Reader) -> Path:
-    folder = Path(r.take(table, "server", "templates_dir", str, str(REPO_ROOT / "templates")))
+    folder = Path(r.take(table, "server", "templates_dir", str, str(ASSETS_ROOT / "templates")))
     missing = [
         p for p in ("email/confirm.txt", "pages/base.html", "i18n/en.json") if not (folder / p).is_file()
     ]

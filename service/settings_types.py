@@ -19,6 +19,26 @@ if TYPE_CHECKING:
     from service.imports.settings import ImportSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _assets_root() -> Path:
+    """Where ``templates/`` and ``widget/`` are: the checkout, or ``share/optin`` of an installed wheel.
+
+    An editable install or a checkout keeps them beside ``service/``; ``pip install optin`` puts them
+    under the environment's data directory (pyproject's data-files), wherever that environment lives.
+    """
+    if (REPO_ROOT / "templates" / "pages").is_dir():
+        return REPO_ROOT
+    import sysconfig
+
+    for scheme in (sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user")):
+        installed = Path(sysconfig.get_path("data", scheme)) / "share" / "optin"
+        if (installed / "templates" / "pages").is_dir():
+            return installed
+    return REPO_ROOT  # nothing found: check-config names the missing templates folder
+
+
+ASSETS_ROOT = _assets_root()
 LANGUAGES = ("en", "fr", "es", "de")
 SMTP_PORTS = (587, 465, 2525)
 
@@ -42,7 +62,7 @@ class ServerSettings:
     confirm_min_dwell_seconds: float = 1.5
     truncate_ips: bool = False
     retention_days: float = 30.0
-    templates_dir: Path = REPO_ROOT / "templates"
+    templates_dir: Path = ASSETS_ROOT / "templates"
     log_format: Literal["text", "json"] = "text"  # json: one object per line, with a request id
 
     @property
@@ -136,6 +156,12 @@ class FormSettings:
 
     def list_named(self, name: str) -> ListSpec | None:
         return next((spec for spec in self.lists if spec.name == name), None)
+
+    def labels_of(self, names: tuple[str, ...], language: str | None) -> str:
+        """The labels of lists ``names`` as a visitor reading ``language`` ticked them."""
+        specs = [spec for spec in self.lists if spec.name in names]
+        shown = self.shown_language(language)
+        return ", ".join(spec.labels.get(shown) or spec.label for spec in specs)
 
     def connectors_for(self, chosen: tuple[str, ...]) -> tuple[str, ...]:
         """The list connectors a confirmed contact goes to: those of the lists chosen, else the form's."""

@@ -178,8 +178,16 @@ class SignupService:
             check_request(tx, limits, form.id, request.ip if request.limit_by_ip else None, now)
             contact = tx.contact_by_email(form.id, email)
             if contact is not None and contact.status == "confirmed":
-                # Already on the list: record the attempt, send nothing, answer the same.
+                # Already on the list: record the attempt and answer the same. Lists they are not
+                # on yet are theirs once the inbox confirms them; otherwise nothing is sent.
                 tx.add_event(contact.id, replace(event, event="signup_repeat"))
+                adds = tuple(name for name in extras.lists if name not in contact.lists)
+                if adds and allow_confirmation_email(tx, limits, recipient, now):
+                    for line in list_consents(form, replace(extras, lists=adds), language, event):
+                        tx.add_event(contact.id, line)
+                    digest = self.keys.digest(token_id, code) if code else None
+                    tx.add_confirmation(token_id, contact.id, now, digest, adds_lists=adds)
+                    tx.enqueue(jobs.confirmation_email(contact.id, token_id, message_id, sealed, adds), now)
                 return True
             if contact is None:
                 contact_id = tx.insert_contact(

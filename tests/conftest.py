@@ -9,10 +9,15 @@ from pathlib import Path
 
 import pytest
 import trustme
+from playwright.async_api import expect
 
 from tests.support.postgres import Cluster, binaries
 from tests.support.relay import Relay, run_relay
 from tests.verification.dnszone import LoopbackDns, ZoneResolver, build_zone
+
+# What a person waits for in the browser (a verification answered, a page drawn) arrives in well
+# under a second on a quiet machine; CI's two cores run three test processes and chromium at once.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="session")

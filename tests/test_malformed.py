@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from service.hooks import sign
 from service.settings import Settings
+from service.settings_types import ServerSettings
 from tests.support.app_server import base_config, client, make_settings, serve, stored
 from tests.support.threaded_server import threaded_service
 
@@ -24,6 +25,7 @@ HOOK_SECRET = "malformed-hook-secret-0123456789"
 URL_TOKEN = "t" * 30
 HOOK = "/v1/hooks/newsletter"
 SUBSCRIBE = "/v1/forms/newsletter/subscribe"
+MAX_BODY = ServerSettings.max_body_bytes  # the default the service under test runs with
 
 
 def with_hook(db_url: str, nameserver: str) -> Callable[[str], Settings]:
@@ -217,16 +219,28 @@ content_types = st.sampled_from(
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
+def _status(live: httpx.Client, path: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> int:
+    """The answer's status. A body over the limit is answered 413 at once and the connection
+    closed without reading the rest (by design: nobody makes us read more); a client still
+    sending may then see the connection reset before it reads the 413, which is no 5xx."""
+    try:
+        answer = live.post(path, content=body, headers=headers)
+    except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+        if len(body) > MAX_BODY:
+            return 413
+        raise
+    assert answer.status_code < 500, answer.text
+    return answer.status_code
+
+
 @FUZZ
 @given(signature=header_values, body=bodies, content_type=content_types)
 def test_generated_hook_requests_never_get_a_5xx(
     live: httpx.Client, signature: bytes, body: bytes, content_type: bytes
 ) -> None:
     headers = [(b"Optin-Signature", signature), (b"Content-Type", content_type)]
-    answer = live.post(HOOK, content=body, headers=headers)
-    assert answer.status_code < 500, answer.text
-    by_url = live.post(f"{HOOK}/{URL_TOKEN}", content=body, headers=headers[1:])
-    assert by_url.status_code < 500, by_url.text
+    assert _status(live, HOOK, body, headers) < 500
+    assert _status(live, f"{HOOK}/{URL_TOKEN}", body, headers[1:]) < 500
 
 
 @FUZZ
@@ -235,7 +249,5 @@ def test_generated_subscribe_requests_never_get_a_5xx(
     live: httpx.Client, body: bytes, content_type: bytes, referer: bytes, agent: bytes
 ) -> None:
     headers = [(b"Content-Type", content_type), (b"Referer", referer), (b"User-Agent", agent)]
-    answer = live.post(SUBSCRIBE, content=body, headers=headers)
-    assert answer.status_code < 500, answer.text
-    verified = live.post("/v1/verify", content=body, headers=headers)
-    assert verified.status_code < 500, verified.text
+    assert _status(live, SUBSCRIBE, body, headers) < 500
+    assert _status(live, "/v1/verify", body, headers) < 500

@@ -26,12 +26,12 @@ from starlette.responses import JSONResponse, Response
 
 from service.antibot.guard import AntiBotGuard
 from service.antibot.pressure import Pressure, difficulty, pressure, take_challenge
-from service.settings import REPO_ROOT
+from service.settings import ASSETS_ROOT
 from service.store import Transaction
 from service.web.client import client_ip
 from service.web.context import services
 
-WIDGET_DIR = REPO_ROOT / "widget"
+WIDGET_DIR = ASSETS_ROOT / "widget"
 VERSION_MARK = b"__OPTIN_VERSION__"
 ASSETS = {
     "widget.js": "text/javascript; charset=utf-8",

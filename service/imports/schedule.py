@@ -18,7 +18,7 @@ from service import jobs
 from service.errors import InputError
 from service.imports.fetch import fetch
 from service.imports.runner import ImportRequest, ImportRunner, Report, Summary
-from service.imports.session import finish, recorded_run
+from service.imports.session import SILENT_AFTER_SECONDS, finish, heartbeat, recorded_run
 from service.imports.settings import ImportSettings
 from service.mail.compose import new_message_id
 from service.settings import Settings
@@ -48,6 +48,7 @@ class ImportScheduler:
 
     async def tick(self, now: float) -> list[str]:
         """Run every enabled, unpaused import whose current period has no run yet; their names."""
+        await self.give_up_abandoned_runs(now)
         paused = await self.store.read(sql.paused)
         started: list[str] = []
         for imp in self.settings.imports.values():
@@ -59,6 +60,15 @@ class ImportScheduler:
             started.append(imp.name)
             await self.run(imp, run_id, "schedule")
         return started
+
+    async def give_up_abandoned_runs(self, now: float) -> None:
+        """A run whose process was killed stays `running` forever unless someone notices its silence;
+        recorded as failed, a scheduled run's period is free again and this tick runs it anew."""
+        silent_since = now - SILENT_AFTER_SECONDS
+        abandoned = await self.store.write(lambda tx: sql.abandon_silent_runs(tx, silent_since, now))
+        for name, period in abandoned:
+            again = "it runs again now" if period is not None else "run it again with `optin import`"
+            await self.alert(name, f"the process running it stopped before it finished; {again}")
 
     @staticmethod
     def _claim(imp: ImportSettings, now: float) -> Callable[[Transaction], int | None]:
@@ -73,6 +83,10 @@ class ImportScheduler:
 
     async def run(self, imp: ImportSettings, run_id: int, by: str) -> Summary | None:
         """Fetch and import; None when it failed (recorded on the run, the owner alerted)."""
+        async with heartbeat(self.store, run_id):
+            return await self._fetch_and_import(imp, run_id, by)
+
+    async def _fetch_and_import(self, imp: ImportSettings, run_id: int, by: str) -> Summary | None:
         with tempfile.TemporaryDirectory(prefix="optin-import-") as folder:
             try:
                 path = await fetch(imp, Path(folder))

@@ -3,12 +3,40 @@ after, whatever happened in between."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from service.errors import InputError
 from service.imports.runner import ImportRequest, ImportRunner, Progress, Report, Summary
+from service.store import Store
 from service.store import imports as sql
+
+HEARTBEAT_SECONDS = 30.0
+# Ten missed beats: the process running the import is gone (killed, its machine lost).
+SILENT_AFTER_SECONDS = 300.0
+
+
+@contextlib.asynccontextmanager
+async def heartbeat(store: Store, run_id: int, every: float = HEARTBEAT_SECONDS) -> AsyncIterator[None]:
+    """Tell every replica that this process is still running ``run_id``, for as long as it runs."""
+
+    async def beat_forever() -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a missed beat is not a failed import
+                await store.write(functools.partial(sql.beat, run_id=run_id, now=time.time()))
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(beat_forever())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def notes_of(summary: Summary) -> str:
@@ -61,6 +89,7 @@ async def recorded_run(
     if not record:
         return await runner.run(request, report, progress)
     run_id = request.run_id
+    beating: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
     if run_id is None:
         now = time.time()
         source = request.source or str(request.path)
@@ -68,8 +97,10 @@ async def recorded_run(
             lambda tx: sql.start_run(tx, request.name, request.started_by, source, now)
         )
         request = replace(request, run_id=run_id)
+        beating = heartbeat(runner.store, run_id)  # a run we started: we say it is alive
     try:
-        summary = await runner.run(request, report, progress)
+        async with beating:
+            summary = await runner.run(request, report, progress)
     except InputError as exc:
         await finish(runner, run_id, None, str(exc))
         raise

@@ -1,6 +1,7 @@
-"""The admin's own records: who looked at a person's data, and failed sign-ins to slow guessing.
+"""The admin's own records: who looked at a person's data, failed sign-ins to slow guessing, and
+sessions signed out before they expired.
 
-Both are shared by every instance on the database. Failed sign-ins count in the one-minute
+All are shared by every instance on the database. Failed sign-ins count in the one-minute
 ``rate_buckets`` the signup limits use, under keys of their own.
 """
 
@@ -69,3 +70,28 @@ async def signin_failed(store: BaseStore, keys: Sequence[str], now: float) -> No
             tx.add_to_bucket(key, int(now // BUCKET))
 
     await store.write(count)
+
+
+async def sign_out(store: BaseStore, sid: str, expires_at: float) -> None:
+    await store.write(
+        lambda tx: tx.execute(
+            "INSERT INTO admin_signouts (sid, expires_at) VALUES (?, ?) ON CONFLICT (sid) DO NOTHING",
+            (sid, expires_at),
+        )
+    )
+
+
+async def signed_out(store: BaseStore, sid: str) -> bool:
+    row = await store.read(
+        lambda tx: tx.execute("SELECT 1 FROM admin_signouts WHERE sid = ?", (sid,)).fetchone()
+    )
+    return row is not None
+
+
+def forget_signouts(tx: Transaction, now: float, limit: int) -> int:
+    """Sign-outs of sessions that have expired anyway: their cookies are refused for their age."""
+    return tx.execute(
+        "DELETE FROM admin_signouts WHERE sid IN"
+        " (SELECT sid FROM admin_signouts WHERE expires_at < ? LIMIT ?)",
+        (now, limit),
+    ).rowcount

@@ -67,6 +67,33 @@ def start_run(tx: Transaction, name: str, started_by: str, source: str, now: flo
     return int(row[0])
 
 
+def beat(tx: Transaction, run_id: int, now: float) -> None:
+    """The process running ``run_id`` is alive."""
+    tx.execute("UPDATE import_runs SET heartbeat_at = ? WHERE id = ? AND state = 'running'", (now, run_id))
+
+
+def abandon_silent_runs(tx: Transaction, silent_since: float, now: float) -> list[tuple[str, int | None]]:
+    """Record as failed every run whose process stopped beating before ``silent_since`` (it was
+    killed); its period is freed so the schedule runs it again. The (name, period) of each."""
+    rows = tx.execute(
+        "SELECT id, name, period FROM import_runs WHERE state = 'running'"
+        " AND COALESCE(heartbeat_at, started_at) < ?",
+        (silent_since,),
+    ).fetchall()
+    abandoned: list[tuple[str, int | None]] = []
+    for run_id, name, period in rows:
+        note = f"scheduled for period {period}; " if period is not None else ""
+        # Another replica's tick may have taken it between the SELECT and here: only ours count.
+        taken = tx.execute(
+            "UPDATE import_runs SET state = 'failed', finished_at = ?, period = NULL, error = ?"
+            " WHERE id = ? AND state = 'running' RETURNING id",
+            (now, f"abandoned: {note}the process running it stopped without finishing", run_id),
+        ).fetchone()
+        if taken:
+            abandoned.append((str(name), None if period is None else int(period)))
+    return abandoned
+
+
 def finish_run(
     tx: Transaction,
     run_id: int,

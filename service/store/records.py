@@ -37,6 +37,7 @@ class CodeRow:
     used_at: float | None
     code_hash: str | None
     attempts: int
+    adds_lists: tuple[str, ...] | None = None  # a confirmed contact's extra lists, or a first signup
 
 
 @dataclass(frozen=True)

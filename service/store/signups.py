@@ -6,8 +6,14 @@ in the same transaction as the rest of a signup or a confirmation.
 
 from __future__ import annotations
 
+import json
+
 from service.store.dialect import Connection
 from service.store.records import CodeRow
+
+
+def lists_of(adds_lists: str | None) -> tuple[str, ...] | None:
+    return tuple(json.loads(adds_lists)) if adds_lists is not None else None
 
 
 class SignupQueries:
@@ -15,11 +21,14 @@ class SignupQueries:
 
     def code_row(self, token_id: str) -> CodeRow | None:
         row = self._db.execute(
-            "SELECT token_id, contact_id, created_at, used_at, code_hash, code_attempts FROM confirmations"
-            " WHERE token_id = ?",
+            "SELECT token_id, contact_id, created_at, used_at, code_hash, code_attempts, adds_lists"
+            " FROM confirmations WHERE token_id = ?",
             (token_id,),
         ).fetchone()
-        return CodeRow(*row) if row else None
+        if row is None:
+            return None
+        token, contact_id, created_at, used_at, code_hash, attempts, adds = row
+        return CodeRow(token, contact_id, created_at, used_at, code_hash, attempts, lists_of(adds))
 
     def count_code_miss(self, token_id: str) -> int:
         """One more wrong code for this confirmation; the tries so far."""

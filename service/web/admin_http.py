@@ -103,7 +103,7 @@ def admin_page(what: str) -> Callable[[Handler], Handler]:
         async def guarded(request: Request) -> Response:
             svc = services(request)
             t = svc.renderer.strings(language(request))
-            session = session_of(request, svc.settings)
+            session = await session_of(request, svc.settings, svc.store)
             if session is None:
                 if request.method in ("GET", "HEAD"):
                     return RedirectResponse("/admin/sign-in", status_code=303, headers=PAGE_HEADERS)

@@ -7,6 +7,9 @@ The session cookie is signed with the server secret (itsdangerous), expires afte
 that credential: a key removed or rotated, or a password changed, ends its sessions at once,
 and a key's scopes are always the ones configured now.
 
+Signing out records the session's id in the database until it would have expired: the cookie is
+refused everywhere from then on, even where it was copied.
+
 Every POST carries a CSRF token derived from the session (or, before sign-in, from a random
 cookie of its own), compared in constant time.
 """
@@ -25,6 +28,8 @@ from starlette.responses import Response
 
 from service.errors import TokenError
 from service.settings import Settings
+from service.store.audit import signed_out
+from service.store.base import BaseStore
 from service.tokens import Tokens
 
 SESSION = "optin.admin-session.v1"
@@ -152,8 +157,12 @@ def clear_cookie(response: Response, settings: Settings, name: str) -> None:
     )
 
 
-def session_of(request: Request, settings: Settings) -> Session | None:
-    return read(settings, request.cookies.get(cookie_name(settings)), time.time())
+async def session_of(request: Request, settings: Settings, store: BaseStore) -> Session | None:
+    """The request's session, unless its cookie is invalid, expired, or was signed out anywhere."""
+    session = read(settings, request.cookies.get(cookie_name(settings)), time.time())
+    if session is None or await signed_out(store, session.sid):
+        return None
+    return session
 
 
 Handler = Callable[[Request], Awaitable[Response]]

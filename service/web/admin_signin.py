@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from service.admin import hash_key
 from service.settings import Settings
-from service.store.audit import signin_blocked, signin_failed
+from service.store.audit import sign_out, signin_blocked, signin_failed
 from service.web.admin_http import admin_page, field, language, render
 from service.web.admin_session import (
     PAGES,
@@ -102,14 +102,16 @@ def _first_page(session: Session) -> Response:
 
 
 async def home(request: Request) -> Response:
-    session = session_of(request, services(request).settings)
+    svc = services(request)
+    session = await session_of(request, svc.settings, svc.store)
     if session is None:
         return RedirectResponse("/admin/sign-in", status_code=303, headers=PAGE_HEADERS)
     return _first_page(session)
 
 
 async def signin_page(request: Request) -> Response:
-    if session_of(request, services(request).settings) is not None:
+    svc = services(request)
+    if await session_of(request, svc.settings, svc.store) is not None:
         return await home(request)
     return _form_page(request)
 
@@ -147,7 +149,11 @@ async def signin(request: Request) -> Response:
 
 @admin_page("sign-out")
 async def signout(request: Request) -> Response:
-    settings = services(request).settings
+    svc = services(request)
+    settings = svc.settings
+    session = request.state.session
+    await sign_out(svc.store, session.sid, session.expires_at)
+    log.info("admin sign-out: %s", session.who)
     response = RedirectResponse("/admin/sign-in", status_code=303, headers=PAGE_HEADERS)
     clear_cookie(response, settings, "optin_admin")
     return response

@@ -13,6 +13,7 @@ from service.tokens import Tokens
 from service.web.admin_session import SESSION, credential_of
 from tests.admin.support import KEYS, PASSWORD, csrf_of, sign_in, signed_in, with_admin
 from tests.support.app_server import SECRET, client, relay_settings, serve
+from tests.support.db import rows
 from tests.support.relay import Relay
 
 
@@ -60,6 +61,28 @@ async def test_sign_in_with_a_key_sets_a_strict_httponly_session_cookie(
         out = await http.post("/admin/sign-out", data={"csrf": csrf_of(page.text)})
         assert out.headers["location"] == "/admin/sign-in"
         assert (await http.get("/admin/overview")).headers["location"] == "/admin/sign-in"
+
+
+async def test_signing_out_ends_the_session_everywhere_its_cookie_was_copied(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    configure = with_admin(relay_settings(db_url, nameserver, starttls_relay, ca_file))
+    async with serve(configure) as (url, _), serve(configure) as (other, _):
+        async with client(url) as http, client(other) as thief:
+            assert (await sign_in(http, KEYS["ops"][0])).status_code == 303
+            stolen = http.cookies["optin_admin"]
+            thief.cookies.set("optin_admin", stolen)  # the cookie, copied to another machine
+            assert (await thief.get("/admin/overview")).status_code == 200  # it works, for now
+
+            page = await http.get("/admin/overview")
+            await http.post("/admin/sign-out", data={"csrf": csrf_of(page.text)})
+            http.cookies.set("optin_admin", stolen)  # and a browser that kept it
+            for browser in (thief, http):
+                answer = await browser.get("/admin/overview")
+                assert (answer.status_code, answer.headers["location"]) == (303, "/admin/sign-in")
+            refused = await thief.post("/admin/sign-out", data={"csrf": csrf_of(page.text)})
+            assert refused.status_code == 401
+    assert rows(db_url, "SELECT count(*) FROM admin_signouts") == [(1,)]
 
 
 async def test_on_https_the_cookie_is_secure_with_the_host_prefix(

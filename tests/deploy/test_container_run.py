@@ -16,7 +16,6 @@ import re
 import shlex
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -24,6 +23,7 @@ import pytest
 
 from service.cli import parser
 from tests.deploy.files import DEPLOY, yaml_documents
+from tests.deploy.installed import install_wheel
 from tests.deploy.test_dockerfile import healthcheck, one
 from tests.support.app_server import free_port, wait_for
 from tests.support.postgres import Cluster
@@ -78,14 +78,11 @@ async def _run(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, st
     return proc.returncode or 0, out.decode()
 
 
-def _healthy(port: int, env: dict[str, str]) -> bool:
+def _healthy(python: Path, port: int, env: dict[str, str]) -> bool:
     _, command = healthcheck()
     probe_env = {**env, "OPTIN_SERVER__PORT": str(port)}
     return (
-        subprocess.run(
-            [sys.executable, *command[1:]], env=probe_env, capture_output=True, timeout=30
-        ).returncode
-        == 0
+        subprocess.run([python, *command[1:]], env=probe_env, capture_output=True, timeout=30).returncode == 0
     )
 
 
@@ -95,12 +92,20 @@ async def test_the_compose_stack_runs_as_its_command_lines_say(
     secrets, data = tmp_path / "secrets", tmp_path / "data"
     secrets.mkdir()
     data.mkdir()
+    # The image's /opt/optin: the wheel, with nothing of this checkout on the path.
+    installed = await asyncio.to_thread(install_wheel, tmp_path / "image")
+    code, where = await _run(
+        [str(installed / "python"), "-c", "import service.settings_types as t; print(t.ASSETS_ROOT)"],
+        {k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        data,
+    )
+    assert code == 0 and where.strip() == str(tmp_path / "image" / "venv" / "share" / "optin"), where
     (secrets / "database_url").write_text(postgres.new_database(migrated=False) + "\n")
     (secrets / "optin_secret_key").write_text("k" * 43 + "\n")
     (secrets / "smtp_password").write_text(PASSWORD + "\n")
     web_port, worker_port = free_port(), free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("OPTIN_")},
+        **{k: v for k, v in os.environ.items() if not k.startswith("OPTIN_") and k != "PYTHONPATH"},
         **_compose_environment(),
         # What differs outside a container: files instead of /run/secrets, the test relay
         # standing for Mailpit, a public URL on the port the web process really has.
@@ -114,7 +119,7 @@ async def test_the_compose_stack_runs_as_its_command_lines_say(
         "OPTIN_SERVER__PUBLIC_URL": f"http://127.0.0.1:{web_port}",
         "OPTIN_DNS__NAMESERVERS": f'["{nameserver}"]',  # the loopback test zone, never a real resolver
     }
-    entrypoint = [str(Path(sys.executable).parent / one("ENTRYPOINT").exec_form()[0])]
+    entrypoint = [str(installed / one("ENTRYPOINT").exec_form()[0])]
     compose = yaml_documents(COMPOSE)[0]["services"]
 
     code, out = await _run([*entrypoint, *compose["migrate"]["command"]], env, data)
@@ -137,10 +142,12 @@ async def test_the_compose_stack_runs_as_its_command_lines_say(
         for port in (web_port, worker_port):
 
             async def healthy(port: int = port) -> bool:
-                return await asyncio.to_thread(_healthy, port, env)
+                return await asyncio.to_thread(_healthy, installed / "python", port, env)
 
             await wait_for(healthy, timeout=60, what=f"the HEALTHCHECK on {port}")
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{web_port}") as http:
+            widget = await http.get("/widget.js")
+            assert widget.status_code == 200 and widget.content.startswith(b"/* optin widget")
             # A visitor, as the widget does it: a challenge, its proof, a few seconds of typing.
             challenge = (await http.get("/v1/forms/newsletter/challenge")).json()
             proof = await asyncio.to_thread(solve, challenge)

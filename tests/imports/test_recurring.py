@@ -16,6 +16,7 @@ from service.imports.settings import ImportSettings
 from service.store import open_store
 from service.verification import Verifier
 from tests.imports.support import PERMISSION, export_server, settings_for
+from tests.support.app_server import wait_for
 from tests.support.db import rows
 
 EXPORT = "E-mail;Prénom;Société\nann@gmail.com;Ann;Acme\nmarco@libero.it;Marco;Q\n"
@@ -149,3 +150,76 @@ def test_settings_refuse_plain_http_and_credentials_in_the_url(db_url: str, name
     assert "must be https://" in text and "at least a minute" in text
     with pytest.raises(ConfigError, match="user or password"):
         recurring(db_url, nameserver, "https://me:pw@shop.example.com/x.csv")
+
+
+async def _leave_a_run(settings: Any, started: float, last_beat: float | None) -> None:
+    """What a worker SIGKILLed in the middle of an import leaves: its period claimed, `running`,
+    and a heartbeat that stopped when the process did."""
+    from service.imports.schedule import period_of
+    from service.store import imports as sql
+
+    imp = settings.imports["shop"]
+    store = await open_store(settings.server.database)
+    try:
+        run_id = await store.write(
+            lambda tx: sql.claim_period(tx, "shop", period_of(imp, started), imp.source, started)
+        )
+        assert run_id is not None
+        if last_beat is not None:
+            await store.write(lambda tx: sql.beat(tx, run_id, last_beat))
+    finally:
+        await store.close()
+
+
+async def test_a_run_whose_process_was_killed_is_recorded_failed_and_its_period_runs_again(
+    db_url: str, nameserver: str
+) -> None:
+    with export_server() as server:
+        server.files["/export.csv"] = EXPORT.encode()
+        settings = recurring(db_url, nameserver, server.url("/export.csv"))
+        now = time.time()
+        await _leave_a_run(settings, started=now - 600, last_beat=now - 360)
+        assert await scheduler_run(settings, now) == ["shop"]
+    killed, again = rows(db_url, "SELECT state, error, rows_read, heartbeat_at FROM import_runs ORDER BY id")
+    assert killed[0] == "failed" and "the process running it stopped without finishing" in killed[1]
+    assert again[:3] == ("done", None, 2) and again[3] is not None  # the new run said it was alive
+    [(kind, payload)] = rows(db_url, "SELECT kind, payload FROM outbox")
+    assert kind == "import_alert_email" and "stopped before it finished; it runs again now" in payload
+
+
+async def test_a_run_still_beating_is_left_to_its_process(db_url: str, nameserver: str) -> None:
+    with export_server() as server:
+        server.files["/export.csv"] = EXPORT.encode()
+        settings = recurring(db_url, nameserver, server.url("/export.csv"))
+        now = time.time()
+        await _leave_a_run(settings, started=now - 3600, last_beat=now - 60)  # long, but alive
+        assert await scheduler_run(settings, now) == []
+    assert server.requests == []
+    assert rows(db_url, "SELECT state FROM import_runs") == [("running",)]
+    assert rows(db_url, "SELECT count(*) FROM outbox") == [(0,)]
+
+
+async def test_a_running_import_beats_until_it_ends(db_url: str, nameserver: str) -> None:
+    from service.imports.session import heartbeat
+    from service.store import imports as sql
+
+    settings = recurring(db_url, nameserver, "https://shop.example.com/x.csv")
+    store = await open_store(settings.server.database)
+    try:
+        started = time.time()
+        run_id = await store.write(lambda tx: sql.start_run(tx, "shop", "test", "x.csv", started))
+        async with heartbeat(store, run_id, every=0.05):
+
+            def beat() -> float | None:
+                [(at,)] = rows(db_url, "SELECT heartbeat_at FROM import_runs")
+                return at  # type: ignore[no-any-return]
+
+            first = await wait_for(beat, what="the first beat")
+            second = await wait_for(lambda: (beat() or 0) > first and beat(), what="a second beat")
+        assert started <= first < second
+        await asyncio.sleep(0.2)  # a beat already on its way may land
+        last = beat()
+        await asyncio.sleep(0.3)
+        assert beat() == last  # the import ended: no more beats
+    finally:
+        await store.close()

@@ -51,6 +51,8 @@ async def test_purge_goes_in_rounds_and_keeps_what_is_still_needed(db_url: str) 
             tx.add_hit("mail:new", now - 60)
             tx.claim_once("gone", now - 1, now - 10)
             tx.claim_once("still", now + 600, now)
+            for sid, expires in (("expired", now - 1), ("live", now + 3600)):
+                tx.execute("INSERT INTO admin_signouts (sid, expires_at) VALUES (?, ?)", (sid, expires))
 
         await store.write(fill)
         assert await store.write(lambda tx: tx.purge_unconfirmed(now - 30 * DAY, ROUND)) == ROUND  # one round
@@ -69,3 +71,5 @@ async def test_purge_goes_in_rounds_and_keeps_what_is_still_needed(db_url: str) 
     assert sorted(rows(db_url, "SELECT idempotency_key, state FROM outbox")) == [("c", "dead"), ("d", "done")]
     assert rows(db_url, "SELECT key FROM rate_hits") == [("mail:new",)]
     assert rows(db_url, "SELECT key FROM once_keys") == [("still",)]
+    # A signed-out session that has expired anyway needs no record; one still valid keeps it.
+    assert rows(db_url, "SELECT sid FROM admin_signouts") == [("live",)]

@@ -119,7 +119,7 @@ async def serve(
             sock.close()
 
 
-async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+async def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         value = predicate()
