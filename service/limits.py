@@ -15,6 +15,7 @@ The functions run inside a store transaction; the window arithmetic is plain.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -31,6 +32,7 @@ MONTH = 30 * DAY
 KEEP_SECONDS = MONTH + DAY  # the longest window, plus a margin
 
 
+@functools.lru_cache(maxsize=4096)  # the same visitors come back; ipaddress is slow to parse
 def network_of(ip: str) -> str | None:
     try:
         address = ipaddress.ip_address(ip)
@@ -40,9 +42,16 @@ def network_of(ip: str) -> str | None:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
+@functools.lru_cache(maxsize=4)
+def _keyed(secret: str) -> hmac.HMAC:
+    return hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+
 def address_hash(secret: str, email: str) -> str:
     """A keyed hash of an address: counts and erasures without keeping the address itself."""
-    return hmac.new(secret.encode(), email.lower().encode(), hashlib.sha256).hexdigest()
+    keyed = _keyed(secret).copy()  # the key's pads are computed once, not for every address
+    keyed.update(email.lower().encode())
+    return keyed.hexdigest()
 
 
 def budget_key(secret: str, email: str) -> str:
@@ -75,7 +84,7 @@ def check_request(tx: Transaction, limits: LimitSettings, form_id: str, ip: str 
     checks = [(f"form:{form_id}", limits.signups_per_form_hour, "this form")]
     if ip:
         checks.append((f"ip:{ip}", limits.signups_per_ip_hour, "your address"))
-        network = network_of(ip)
+        network = network_of(ip) if limits.signups_per_network_hour > 0 else None
         if network:
             checks.append((f"net:{network}", limits.signups_per_network_hour, "your network"))
     checks = [check for check in checks if check[1] > 0]

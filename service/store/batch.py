@@ -24,26 +24,62 @@ Outcome = tuple[bool, Any]  # (True, result) or (False, the exception the operat
 RETRIES = 5
 
 
-def _run_one(conn: Connection, tx: Transaction, operation: Operation) -> Outcome:
-    retry_on = conn.dialect.retry_on
+class _Savepoints:
+    """BEGIN, and each operation's SAVEPOINT, RELEASE or ROLLBACK TO. Where statements can be
+    joined (PostgreSQL, where each is a network round trip), those that need no answer before
+    the next one (BEGIN, the RELEASE that ends an operation) wait, and go with the next
+    SAVEPOINT: one round trip between two operations instead of two. The last RELEASE is left
+    to the COMMIT, which releases every savepoint."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._joins = conn.dialect.joins_statements
+        self._held: list[str] = []
+
+    def later(self, sql: str) -> None:
+        if self._joins:
+            self._held.append(sql)
+        else:
+            self._conn.execute(sql)
+
+    def now(self, sql: str) -> None:
+        if self._held:
+            sql = "; ".join([*self._held, sql])
+            self._held = []
+        self._conn.execute(sql)
+
+    def settle(self) -> None:
+        """Send what is held but BEGIN's savepoint releases (before the batch's own writes)."""
+        held = [sql for sql in self._held if sql != _RELEASE]
+        self._held = []
+        if held:
+            self._conn.execute("; ".join(held))
+
+
+_RELEASE = "RELEASE SAVEPOINT op"
+
+
+def _run_one(
+    savepoints: _Savepoints, tx: Transaction, operation: Operation, retry_on: tuple[type[Exception], ...]
+) -> Outcome:
     for attempt in range(RETRIES):
-        conn.execute("SAVEPOINT op")
+        savepoints.now("SAVEPOINT op")
         mark = tx.mark()
         try:
             result = operation(tx)
         except retry_on as exc:
-            conn.execute("ROLLBACK TO SAVEPOINT op")
-            conn.execute("RELEASE SAVEPOINT op")
+            savepoints.now("ROLLBACK TO SAVEPOINT op")
+            savepoints.later(_RELEASE)
             tx.rollback_to(mark)
             if attempt == RETRIES - 1:
                 return False, exc
             continue
         except Exception as exc:
-            conn.execute("ROLLBACK TO SAVEPOINT op")
-            conn.execute("RELEASE SAVEPOINT op")
+            savepoints.now("ROLLBACK TO SAVEPOINT op")
+            savepoints.later(_RELEASE)
             tx.rollback_to(mark)
             return False, exc
-        conn.execute("RELEASE SAVEPOINT op")
+        savepoints.later(_RELEASE)
         return True, result
     raise AssertionError("unreachable")
 
@@ -51,9 +87,12 @@ def _run_one(conn: Connection, tx: Transaction, operation: Operation) -> Outcome
 def run_batch(conn: Connection, operations: list[Operation]) -> list[Outcome]:
     """Run ``operations`` in one transaction on ``conn`` (a database thread); then COMMIT."""
     tx = Transaction(conn)
-    conn.execute(conn.dialect.begin)
+    savepoints = _Savepoints(conn)
+    retry_on = conn.dialect.retry_on
     try:
-        outcomes = [_run_one(conn, tx, operation) for operation in operations]
+        savepoints.later(conn.dialect.begin)
+        outcomes = [_run_one(savepoints, tx, operation, retry_on) for operation in operations]
+        savepoints.settle()
         tx.flush()
         conn.execute("COMMIT")
     except BaseException:

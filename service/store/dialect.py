@@ -57,6 +57,9 @@ class Dialect:
     retry_on: tuple[type[Exception], ...]  # an operation failing with these is run again in its savepoint
     notify: str = ""  # tells other instances' workers that a job was queued (sent at COMMIT)
     row_id: str = "rowid"  # the physical row's name, for tables without a key
+    # Statements without parameters can be sent together, in one round trip (PostgreSQL's
+    # simple query protocol; SQLite's execute takes one statement, and costs no round trip).
+    joins_statements: bool = False
 
 
 SQLITE = Dialect(name="sqlite", begin="BEGIN IMMEDIATE", skip_locked="", lock="", retry_on=())
@@ -79,6 +82,7 @@ def postgresql_dialect() -> Dialect:
         ),
         notify=f"NOTIFY {JOBS_CHANNEL}",
         row_id="ctid",
+        joins_statements=True,
     )
 
 

@@ -28,7 +28,7 @@ from service.store.records import (
     link_actor,
 )
 from service.store.removals import RemovalQueries
-from service.store.signups import SignupQueries, lists_of
+from service.store.signups import SignupQueries, json_column, lists_of
 
 _CONTACT_COLUMNS = (
     "id, form_id, email, first_name, last_name, language, status, created_at, confirmed_at, unsubscribed_at,"
@@ -55,10 +55,6 @@ def _contact(row: tuple[Any, ...]) -> ContactRow:
         json.loads(fields) if fields else {},
         tuple(json.loads(lists) if lists else ()),
     )
-
-
-def _json(value: Any) -> str | None:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False) if value else None
 
 
 def _job(row: tuple[Any, ...]) -> Job:
@@ -133,8 +129,8 @@ class Transaction(SignupQueries, RemovalQueries):
                 language,
                 now,
                 now,
-                _json(fields),
-                _json(list(lists)),
+                json_column(fields),
+                json_column(list(lists)),
                 email.rpartition("@")[2].lower(),
             ),
         ).fetchone()
@@ -154,7 +150,7 @@ class Transaction(SignupQueries, RemovalQueries):
         self._db.execute(
             "UPDATE contacts SET first_name = ?, last_name = ?, language = ?, status = 'pending',"
             " unsubscribed_at = NULL, updated_at = ?, fields = ?, lists = ? WHERE id = ?",
-            (first, last, language, now, _json(fields), _json(list(lists)), contact_id),
+            (first, last, language, now, json_column(fields), json_column(list(lists)), contact_id),
         )
 
     def set_status(self, contact_id: int, status: ContactStatus, now: float) -> None:
@@ -214,7 +210,7 @@ class Transaction(SignupQueries, RemovalQueries):
     def set_lists(self, contact_id: int, lists: Sequence[str], now: float) -> None:
         self._db.execute(
             "UPDATE contacts SET lists = ?, updated_at = ? WHERE id = ?",
-            (_json(list(lists)), now, contact_id),
+            (json_column(list(lists)), now, contact_id),
         )
 
     def use_confirmation(self, token_id: str, now: float) -> bool:
