@@ -18,7 +18,6 @@ from starlette.routing import Route
 from service import jobs, metrics
 from service.antibot import AntiBotGuard
 from service.antibot import http as antibot_http
-from service.antibot.watch import RefusalWatch
 from service.app_roles import Role
 from service.codes import SignupCodes
 from service.confirmation import Confirmations
@@ -44,12 +43,10 @@ from service.verification.dnshealth import ResolverWatch
 from service.web import admin, api, dev, hooks, metrics_http, pages, probes
 from service.web.admin_routes import admin_routes
 from service.web.admin_session import admin_enabled
-from service.web.body import BodyLimit
-from service.web.cors import FormCors
-from service.web.observe import ObserveRequests
+from service.web.context import SelfContained
+from service.web.edge import Edge
 from service.web.openapi import openapi_json
 from service.web.pages import PAGE_HEADERS
-from service.web.security import SecurityHeaders
 
 log = logging.getLogger("optin")
 PAGE_CSS = ASSETS_ROOT / "templates" / "pages" / "page.css"
@@ -114,7 +111,7 @@ def routes(settings: Settings, role: Role = "all") -> list[Route]:
     # Starlette tries routes in order: the ones every visitor hits come first.
     table = [
         Route("/v1/forms/{form_id}/subscribe", api.subscribe, methods=["POST"]),
-        Route("/v1/verify", api.verify, methods=["POST"]),
+        Route("/v1/verify", SelfContained(api.verify), methods=["POST"]),
         Route("/widget.js", antibot_http.widget_script),
         Route("/widget/{version}/{name:path}", antibot_http.widget_asset),
         Route("/v1/forms/{form_id}/challenge", antibot_http.challenge),
@@ -239,13 +236,7 @@ def create_app(configured: Settings, role: Role = "all", clock: Callable[[], flo
     table = routes(settings, role)
     app = Starlette(
         routes=table,
-        middleware=[
-            Middleware(ObserveRequests, routes=table),
-            Middleware(SecurityHeaders, https=settings.server.public_url.startswith("https://")),
-            Middleware(FormCors, settings=settings),
-            Middleware(RefusalWatch),
-            Middleware(BodyLimit, limit=settings.server.max_body_bytes),
-        ],
+        middleware=[Middleware(Edge, routes=table, settings=settings)],
         exception_handlers={HTTPException: not_found, Exception: server_error},
         lifespan=lifespan,
     )

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from service.logs import redact
 
 
-@dataclass
+@dataclass(slots=True)  # one per request
 class RequestInfo:
     """What a log line may say about the request it was written in."""
 

@@ -13,6 +13,7 @@ Label values are bounded: forms and connectors are the configured ones (anything
 from __future__ import annotations
 
 import functools
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -152,8 +153,15 @@ def unsubscribed(form_id: str) -> None:
     UNSUBSCRIBES.labels(Labels.form(form_id)).inc()
 
 
+_VERDICT_SERIES: dict[tuple[str, str], Any] = {}
+
+
 def verdict(decision: str, where: str) -> None:
-    VERDICTS.labels(decision, where).inc()
+    # Each address check lands here: keep each series' child instead of looking it up each time.
+    series = _VERDICT_SERIES.get((decision, where))
+    if series is None:
+        series = _VERDICT_SERIES[(decision, where)] = VERDICTS.labels(decision, where)
+    series.inc()
 
 
 def email_sent(kind: str, reply: str) -> str:
@@ -179,17 +187,30 @@ def connector_call(connector: str, succeeded: int, failed: int, failed_call: boo
     CONNECTOR_CALLS.labels(Labels.connector(connector), outcome).inc()
 
 
-_REQUEST_SERIES: dict[tuple[str, str, int], Any] = {}
+def quick_observer(child: Any) -> Callable[[float], None]:
+    """``child.observe`` for a labelled Histogram, doing only what an observation without an
+    exemplar does (add to the sum, count in the first bucket that holds it), in half the time:
+    every request comes here. Falls back to ``observe`` if prometheus-client's insides change."""
+    try:
+        bounds, buckets, total = list(child._upper_bounds), list(child._buckets), child._sum
+    except AttributeError:
+        observe: Callable[[float], None] = child.observe
+        return observe
+    if len(bounds) != len(buckets) or bounds[-1] != float("inf"):
+        observe = child.observe
+        return observe
+
+    def quick(amount: float) -> None:
+        total.inc(amount)
+        buckets[bisect_left(bounds, amount)].inc(1)  # the first bound >= amount, as observe counts
+
+    return quick
 
 
-def observe_request(route: str, method: str, status: int, seconds: float) -> None:
-    # Every request lands here: keep each series' child instead of looking it up each time.
-    key = (route, method, status)
-    series = _REQUEST_SERIES.get(key)
-    if series is None:
-        series = REQUEST_SECONDS.labels(route, method if method in METHODS else "other", str(status))
-        _REQUEST_SERIES[key] = series
-    series.observe(seconds)
+def request_observer(route: str, method: str, status: int) -> Callable[[float], None]:
+    """What observes one request's latency in its series (the caller keeps it: every request)."""
+    child = REQUEST_SECONDS.labels(route, method if method in METHODS else "other", str(status))
+    return quick_observer(child)
 
 
 class _ThisProcess(Collector):

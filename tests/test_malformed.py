@@ -110,6 +110,13 @@ async def test_lone_surrogates_are_a_400(db_url: str, nameserver: str) -> None:
                 answer = await http.post(path, content=text.encode(), headers=json_type)
                 assert answer.status_code == 400, (path, text, answer.status_code, answer.text)
                 assert "Unicode" in answer.json()["error"]
+        # Not an escape but the surrogate's own bytes, in UTF-8 or UTF-16: json.loads reads both.
+        raw = '{"email": "ann@example.org", "consent": true, "first_name": "Ann\ud800"}'
+        for encoded in (raw.encode("utf-8", "surrogatepass"), raw.encode("utf-16", "surrogatepass")):
+            for path in (SUBSCRIBE, "/v1/verify"):
+                answer = await http.post(path, content=encoded, headers=json_type)
+                assert answer.status_code == 400, (path, encoded, answer.status_code, answer.text)
+                assert "Unicode" in answer.json()["error"]
         hook_bodies = [
             f'{{"fields": {{"email": "ann{lone}@example.org", "consent": "1"}}}}',
             f'{{"fields": {{"email": "ann@example.org", "consent": "1"}}, "meta": {{"page_url": "{lone}"}}}}',

@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import InputError
@@ -32,87 +32,90 @@ class BodyTooLarge(InputError):
         super().__init__(too_large(limit), status=413)
 
 
-class BodyLimit:
-    """Caps every request body at ``limit`` bytes, whichever route reads it and however.
+async def refuse_too_large(scope: Scope, send: Send, limit: int) -> None:
+    """The 413 (JSON under /v1/, text elsewhere); the server closes the connection after it
+    rather than drain the rest of the body."""
+    message = too_large(limit)
+    if scope["path"].startswith("/v1/"):
+        body, media = json.dumps({"error": message, "field": None}).encode(), b"application/json"
+    else:
+        body, media = message.encode(), b"text/plain; charset=utf-8"
+    headers = [
+        (b"content-type", media),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
-    A declared Content-Length over the limit is answered 413 before the route runs. A body sent in
-    chunks is counted as the route reads it: past the limit, ``receive`` raises
-    :class:`BodyTooLarge` (an InputError, so routes that answer those answer 413 themselves) and
-    whatever else the route answers is replaced by a 413. Nothing past the limit is read, and the
-    server closes the connection rather than drain the rest.
+
+async def call_counting(app: ASGIApp, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    """Run ``app`` on a request whose body size is not declared (chunked), counting it as read.
+
+    Past ``limit``, ``receive`` raises :class:`BodyTooLarge` (an InputError, so routes that
+    answer those answer 413 themselves) and whatever else the route answers is replaced by a 413.
+    Nothing past the limit is read. (A declared Content-Length is checked before the route runs,
+    by service.web.edge: the server delivers exactly that length and no more.)
     """
+    received = 0
+    over = False
+    answer: str | None = None  # whose response goes out: "route" or "ours"
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
+    async def counted() -> Message:
+        nonlocal received, over
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                over = True
+                raise BodyTooLarge(limit)
+        return message
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
-        if declared.isdigit():
-            if int(declared) > self.limit:
-                await self._refuse(scope, send)
-                return
-            # The server delivers exactly the declared length and no more: nothing to count.
-            await self.app(scope, receive, send)
-            return
-        received = 0
-        over = False
-        answer: str | None = None  # whose response goes out: "route" or "ours"
+    async def guarded(message: Message) -> None:
+        nonlocal answer
+        if message["type"] == "http.response.start":
+            answer = "ours" if over and message["status"] != 413 else "route"
+            if answer == "ours":
+                await refuse_too_large(scope, send, limit)
+        if answer == "route":
+            await send(message)
 
-        async def counted() -> Message:
-            nonlocal received, over
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    over = True
-                    raise BodyTooLarge(self.limit)
-            return message
+    try:
+        await app(scope, counted, guarded)
+    except BodyTooLarge:
+        pass  # nothing past the limit was read; the answer is below (or already out)
+    if over and answer is None:
+        await refuse_too_large(scope, send, limit)
 
-        async def guarded(message: Message) -> None:
-            nonlocal answer
-            if message["type"] == "http.response.start":
-                answer = "ours" if over and message["status"] != 413 else "route"
-                if answer == "ours":
-                    await self._refuse(scope, send)
-            if answer == "route":
-                await send(message)
 
-        try:
-            await self.app(scope, counted, guarded)
-        except BodyTooLarge:
-            pass  # nothing past the limit was read; the answer is below (or already out)
-        if over and answer is None:
-            await self._refuse(scope, send)
-
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        message = too_large(self.limit)
-        if scope["path"].startswith("/v1/"):
-            body, media = json.dumps({"error": message, "field": None}).encode(), b"application/json"
-        else:
-            body, media = message.encode(), b"text/plain; charset=utf-8"
-        headers = [
-            (b"content-type", media),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+async def receive_body(request: Request, limit: int | None = None) -> bytes:
+    """The whole body, as ``request.body()`` reads it (and kept for it), without its async
+    generator: most bodies come in one message. Past ``limit`` bytes: a 413 InputError."""
+    receive = request.receive
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+            more = message.get("more_body", False)
+            if limit is not None and size > limit:
+                raise InputError(too_large(limit), status=413)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    request._body = body  # what Starlette's Request.body() and .form() read after us
+    return body
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise InputError(too_large(limit), status=413)
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise InputError(too_large(limit), status=413)
-    return bytes(body)
+    return await receive_body(request, limit)
 
 
 async def read_fields(request: Request, limit: int) -> dict[str, Any]:
@@ -130,11 +133,16 @@ def load_json(raw: bytes) -> Any:
     ``[`` would exhaust the parser's recursion), and lone UTF-16 surrogates (JSON may spell
     ``"\\ud800"``; no database, page or email can hold one).
     """
+    utf8 = True  # strict UTF-8 holds no surrogate: only a \\u escape can spell one
     try:
-        data = json.loads(raw or b"null")
+        try:  # UTF-8, as JSON on the wire is (RFC 8259): no encoding to detect
+            data = json.loads(raw.decode("utf-8") if raw else "null")
+        except ValueError:  # a BOM, UTF-16, surrogates in UTF-8 (json.loads reads them all); bad JSON
+            utf8 = False
+            data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise InputError("the body is not valid JSON (or is nested too deeply)", status=400) from None
-    if b"\\u" not in raw and raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+    if utf8 and b"\\u" not in raw and raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
         return data  # no escape can hide a surrogate, and too few brackets to nest too deep: done
     pending: list[tuple[Any, int]] = [(data, 0)]
     while pending:

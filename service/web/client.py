@@ -51,16 +51,26 @@ def _trusted(ip: Address, networks: tuple[Network, ...]) -> bool:
     return any(ip.version == net.version and ip in net for net in networks)
 
 
-def client_ip(request: Request) -> str | None:
-    peer_text = request.client.host if request.client else None
-    if peer_text is None:
-        return None
+@lru_cache(maxsize=4096)
+def _direct(peer_text: str, trusted: tuple[str, ...]) -> str | None:
+    """The client when the peer is not a trusted proxy (the peer itself), else None."""
     peer = parse_ip(peer_text)
     if peer is None:
         return peer_text
-    networks = _networks(services(request).settings.server.trusted_proxies)
-    if not _trusted(peer, networks):
-        return str(peer)
+    return None if _trusted(peer, _networks(trusted)) else str(peer)
+
+
+def client_ip(request: Request) -> str | None:
+    client = request.scope.get("client")
+    if not client:
+        return None
+    peer_text = client[0]
+    trusted = services(request).settings.server.trusted_proxies
+    direct = _direct(peer_text, trusted)
+    if direct is not None:
+        return direct
+    networks = _networks(trusted)
+    peer = parse_ip(peer_text)
     # The right-most address a trusted proxy did not add is the client (earlier ones can be forged).
     hops = [h for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
     for hop in reversed(hops):

@@ -2,6 +2,7 @@
 
 A browser on any other site may not read our answers, and a cross-site POST from a page that
 is not allowed is refused outright, so a form cannot be embedded where its owner did not say.
+Only ``/v1/`` answers carry CORS headers; service.web.edge applies this to every request.
 """
 
 from __future__ import annotations
@@ -9,16 +10,18 @@ from __future__ import annotations
 import json
 import re
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Send
 
 from service.settings import Settings
 
 _FORM_PATH = re.compile(r"^/v1/forms/([^/]+)(?:/|$)")
+PREFIX = "/v1/"
 
 
-class FormCors:
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
+class FormOrigins:
+    """Which web pages may call which form."""
+
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.own = settings.server.origin
         self.every_form = {o for f in settings.forms.values() for o in f.allowed_origins}
@@ -35,40 +38,15 @@ class FormCors:
         form = self.settings.forms.get(form_id or "")
         return origin in (form.allowed_origins if form else self.every_form)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
-            await self.app(scope, receive, send)
-            return
-        raw_origin = next((v for k, v in scope["headers"] if k == b"origin"), None)
-        if raw_origin is None:  # not a browser cross-origin call: server-to-server, curl, same-origin GET
-            await self.app(scope, receive, send)
-            return
-        origin = raw_origin.decode("latin-1")
-        ok = self.allowed(scope["path"], scope.get("query_string", b"").decode("latin-1"), origin)
-        preflight = any(k == b"access-control-request-method" for k, _ in scope["headers"])
-        if scope["method"] == "OPTIONS" and preflight:
-            await _preflight(send, origin, ok)
-            return
-        if not ok:
-            await _json(send, 403, {"error": f"{origin} is not allowed to use this form"})
-            return
 
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (b"access-control-allow-origin", origin.encode("latin-1")),
-                    (b"vary", b"Origin"),
-                ]
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
+def allow_headers(origin: bytes) -> list[tuple[bytes, bytes]]:
+    """What an answer to an allowed cross-origin call adds."""
+    return [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
 
 
-async def _preflight(send: Send, origin: str, ok: bool) -> None:
+async def preflight(send: Send, origin: str, ok: bool) -> None:
     if not ok:
-        await _json(send, 403, {"error": f"{origin} is not allowed to use this form"})
+        await refuse(send, origin)
         return
     headers = [
         (b"access-control-allow-origin", origin.encode("latin-1")),
@@ -81,8 +59,8 @@ async def _preflight(send: Send, origin: str, ok: bool) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _json(send: Send, status: int, body: dict[str, str]) -> None:
-    data = json.dumps(body).encode()
+async def refuse(send: Send, origin: str) -> None:
+    data = json.dumps({"error": f"{origin} is not allowed to use this form"}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.start", "status": 403, "headers": headers})
     await send({"type": "http.response.body", "body": data})

@@ -1,32 +1,27 @@
-"""Headers every response carries; HTML pages add their own Content-Security-Policy."""
+"""Headers every response carries unless it sets its own; HTML pages add their own CSP."""
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from collections.abc import Iterable
+
+Header = tuple[bytes, bytes]
 
 BASE = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, https: bool) -> None:
-        self.app = app
-        self.extra = [*BASE, HSTS] if https else BASE
+    def __init__(self, https: bool) -> None:
+        self.extra = [*BASE, HSTS] if https else list(BASE)
+        self._names = frozenset(name for name, _ in self.extra)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        extra = self.extra
-
-        async def add_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                # Header names from Starlette and our handlers are lower-case bytes already.
-                present = {name for name, _ in headers}
-                headers.extend(h for h in extra if h[0] not in present)
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, add_headers)
+    def added_to(self, headers: Iterable[Header]) -> list[Header]:
+        """A new list: ``headers``, then each of ours the response did not set itself."""
+        found = list(headers)
+        # Header names from Starlette and our handlers are lower-case bytes already.
+        if self._names.isdisjoint(dict(found)):  # the common case: none of ours set
+            found += self.extra
+        else:  # a page that sets its own
+            present = {name for name, _ in found}
+            found += [h for h in self.extra if h[0] not in present]
+        return found
