@@ -7,13 +7,14 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from service import jobs, metrics
 from service.antibot import AntiBotGuard
@@ -91,6 +92,19 @@ async def not_found(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/v1/"):
         return JSONResponse({"error": detail}, status_code=status, headers=extra)
     return Response(detail, status_code=status, media_type="text/plain", headers={**PAGE_HEADERS, **extra})
+
+
+class EdgedStarlette(Starlette):
+    """Starlette with the edge outside everything, its error handler included: an unexpected 500
+    carries the security headers and a request id, its log line names the request, and /metrics
+    counts it, like every other answer (a middleware in the list would sit inside the handler)."""
+
+    def __init__(self, edge: Callable[[ASGIApp], ASGIApp], **options: Any) -> None:
+        self.edge = edge
+        super().__init__(**options)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return self.edge(super().build_middleware_stack())
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -234,9 +248,9 @@ def create_app(configured: Settings, role: Role = "all", clock: Callable[[], flo
 
     settings = configured
     table = routes(settings, role)
-    app = Starlette(
+    app = EdgedStarlette(
+        lambda inner: Edge(inner, routes=table, settings=settings),
         routes=table,
-        middleware=[Middleware(Edge, routes=table, settings=settings)],
         exception_handlers={HTTPException: not_found, Exception: server_error},
         lifespan=lifespan,
     )
