@@ -161,8 +161,8 @@ def _one(
     language = _language(c.language, b.form)
     if contact is None:
         if write:
-            contact_id = sql.insert_contact(
-                tx, b.form.id, c.email, c.first_name, c.last_name, language, True, now
+            contact_id = tx.insert_contact(
+                b.form.id, c.email, c.first_name, c.last_name, language, now, confirmed=True
             )
             tx.add_event(contact_id, event)
             if job := _list_job(b, contact_id, now):
@@ -192,8 +192,8 @@ def _reconfirm(
     if not write:
         return Decided("asked")
     if contact is None:
-        contact_id = sql.insert_contact(
-            tx, b.form.id, c.email, c.first_name, c.last_name, language, False, now
+        contact_id = tx.insert_contact(
+            b.form.id, c.email, c.first_name, c.last_name, language, now, confirmed=False
         )
     else:
         contact_id = contact.id

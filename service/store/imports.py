@@ -192,34 +192,6 @@ def erased(tx: Transaction, hashes: Iterable[str]) -> bool:
     return row is not None
 
 
-def insert_contact(
-    tx: Transaction,
-    form_id: str,
-    email: str,
-    first: str | None,
-    last: str | None,
-    language: str,
-    confirmed: bool,
-    now: float,
-) -> int:
-    row = tx.execute(
-        "INSERT INTO contacts (form_id, email, first_name, last_name, language, status, created_at,"
-        " updated_at, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (
-            form_id,
-            email,
-            first,
-            last,
-            language,
-            "confirmed" if confirmed else "pending",
-            now,
-            now,
-            now if confirmed else None,
-        ),
-    ).fetchone()
-    return int(row[0])
-
-
 def update_contact(
     tx: Transaction,
     contact: ContactRow,

@@ -23,6 +23,29 @@ def lists_of(adds_lists: str | None) -> tuple[str, ...] | None:
     return tuple(json.loads(adds_lists)) if adds_lists is not None else None
 
 
+# Every new contact, whichever way it came (a signup, an import): one column list, one derivation.
+INSERT_CONTACT = (
+    "INSERT INTO contacts (form_id, email, first_name, last_name, language, status, created_at,"
+    " updated_at, confirmed_at, fields, lists, email_domain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def contact_values(
+    form_id: str,
+    email: str,
+    first: str | None,
+    last: str | None,
+    language: str,
+    now: float,
+    fields: Mapping[str, Any] | None,
+    lists: Sequence[str],
+    confirmed: bool = False,
+) -> tuple[Any, ...]:
+    return (form_id, email, first, last, language, "confirmed" if confirmed else "pending", now, now,
+            now if confirmed else None, json_column(fields), json_column(list(lists)),
+            email.rpartition("@")[2].lower())  # fmt: skip
+
+
 # A signup's three rows in one statement, on PostgreSQL: one round trip instead of three.
 _SIGNUP_ROWS = (
     "WITH event AS (INSERT INTO consent_events (contact_id, event, at, ip, user_agent, page_url, consent_text,"
@@ -62,12 +85,9 @@ class SignupQueries:
         """The new contact's id, or None when the form has this address already (then nothing is
         written): one statement for a new signup, where a look-up first would be two."""
         row = self._db.execute(
-            "INSERT INTO contacts (form_id, email, first_name, last_name, language, status, created_at,"
-            " updated_at, fields, lists, email_domain) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)"
-            " ON CONFLICT (form_id, email) DO NOTHING RETURNING id",
-            (form_id, email, first, last, language, now, now, json_column(fields), json_column(list(lists)),
-             email.rpartition("@")[2].lower()),
-        ).fetchone()  # fmt: skip
+            INSERT_CONTACT + " ON CONFLICT (form_id, email) DO NOTHING RETURNING id",
+            contact_values(form_id, email, first, last, language, now, fields, lists),
+        ).fetchone()
         return int(row[0]) if row else None
 
     def add_signup(

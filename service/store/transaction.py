@@ -28,7 +28,7 @@ from service.store.records import (
     link_actor,
 )
 from service.store.removals import RemovalQueries
-from service.store.signups import SignupQueries, json_column, lists_of
+from service.store.signups import INSERT_CONTACT, SignupQueries, contact_values, json_column, lists_of
 
 _CONTACT_COLUMNS = (
     "id, form_id, email, first_name, last_name, language, status, created_at, confirmed_at, unsubscribed_at,"
@@ -117,22 +117,14 @@ class Transaction(SignupQueries, RemovalQueries):
         now: float,
         fields: Mapping[str, Any] | None = None,
         lists: Sequence[str] = (),
+        *,
+        confirmed: bool = False,
     ) -> int:
+        """A new contact (pending, or confirmed as an import may add it); a second one for the same
+        form and address is a unique violation, which the batch re-runs the operation for."""
         row = self._db.execute(
-            "INSERT INTO contacts (form_id, email, first_name, last_name, language, status, created_at,"
-            " updated_at, fields, lists, email_domain) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id",
-            (
-                form_id,
-                email,
-                first,
-                last,
-                language,
-                now,
-                now,
-                json_column(fields),
-                json_column(list(lists)),
-                email.rpartition("@")[2].lower(),
-            ),
+            INSERT_CONTACT + " RETURNING id",
+            contact_values(form_id, email, first, last, language, now, fields, lists, confirmed),
         ).fetchone()
         return int(row[0])
 

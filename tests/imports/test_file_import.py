@@ -58,6 +58,10 @@ async def test_every_kind_of_bad_row_is_reported_in_words_and_the_rest_imported(
     contacts = rows(db_url, "SELECT email, first_name, last_name, status FROM contacts ORDER BY id")
     assert contacts[0] == ("ann.lee@gmail.com", "Ann", "Lee", "confirmed")
     assert ("joao@terra.com.br", "João", "Silva", "confirmed") in contacts
+    # Counted by domain in the admin's funnel like any signup.
+    assert ("gmail.com",) in rows(
+        db_url, "SELECT email_domain FROM contacts WHERE email = 'ann.lee@gmail.com'"
+    )
     [(event, text, detail)] = rows(
         db_url,
         "SELECT event, consent_text, detail FROM consent_events WHERE contact_id ="
