@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from service import jobs
-from service.confirmation import link_state
+from service.confirmation import link_state, may_resend
 from service.errors import InputError, TokenError
 from service.ledger import recorded_ip
 from service.limits import (
@@ -322,8 +322,7 @@ class SignupCodes:
             if row is None or tx.code_row(fresh) is not None:
                 return False
             contact = tx.contact(row.contact_id)
-            waiting = "pending" if row.adds_lists is None else "confirmed"
-            if contact is None or contact.status != waiting or (row.adds_lists and row.used_at is not None):
+            if contact is None or not may_resend(contact, row.used_at, row.adds_lists):
                 return False
             budget = budget_key(self.settings.server.secret_key, contact.email)
             if not allow_confirmation_email(tx, limits, budget, now):

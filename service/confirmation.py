@@ -66,6 +66,14 @@ def link_state(contact: ContactRow, used_at: float | None, adds: tuple[str, ...]
     return "valid" if contact.status == "confirmed" else "invalid"  # unsubscribed since
 
 
+def may_resend(contact: ContactRow, used_at: float | None, adds: tuple[str, ...] | None) -> bool:
+    """Whether a fresh email for this confirmation still asks for something: a first signup's
+    contact still pending (not one who left since), or lists not yet added to a confirmed one."""
+    if adds is None:
+        return contact.status == "pending"
+    return contact.status == "confirmed" and used_at is None
+
+
 @dataclass(frozen=True)
 class Visit:
     """Who is at a link: the evidence kept about every fetch and click."""
@@ -249,8 +257,7 @@ class Confirmations:
             contact, used_at, adds = self._lookup(tx, token_id)
             if contact is None:
                 return LinkInfo("invalid")
-            waiting = "pending" if adds is None else "confirmed"
-            if contact.status != waiting or (used_at is not None and adds is not None):
+            if not may_resend(contact, used_at, adds):
                 state: LinkState = "unsubscribed" if contact.status == "unsubscribed" else "already_confirmed"
                 return self._info(state, contact, adds)
             if tx.confirmation(fresh_id) is not None:

@@ -142,3 +142,33 @@ async def test_the_code_confirms_added_lists_too_and_an_unconfirmed_addition_cha
     [(lists,)] = rows(db_url, "SELECT lists FROM contacts WHERE email = 'cy@example.org'")
     assert lists == '["news", "offers"]'  # events was never confirmed
     assert _member(mailchimp, "cy@example.org")["interests"] == {"int-news": True}
+
+
+async def test_a_new_email_for_an_addition_still_adds_those_lists_and_nothing_once_they_left(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str, mailchimp: FakeMailchimp
+) -> None:
+    async with serve(_settings(db_url, nameserver, starttls_relay, ca_file, mailchimp)) as (url, _):
+        async with client(url) as http:
+            await _subscribe(http, "di@example.org", ["news"])
+            [first] = await wait_for(lambda: starttls_relay.to("di@example.org"), what="the first email")
+            await confirm(http, link_in(first, "confirm"))
+            answer = await _subscribe(http, "di@example.org", ["events"])
+            await wait_for(lambda: starttls_relay.to("di@example.org")[1:], what="the events email")
+
+            # "Send me a new email": a new code, for the same lists.
+            again = await http.post(f"{FORM}/resend", json={"signup": answer.json()["signup"]})
+            assert again.status_code == 202
+            [fresh] = await wait_for(lambda: starttls_relay.to("di@example.org")[2:], what="the new email")
+            assert fresh["Subject"] == "Please confirm your subscription to Event invitations"
+            done = await http.post(
+                f"{FORM}/code", json={"signup": again.json()["signup"], "code": code_in(fresh)}
+            )
+            assert done.json()["status"] == "confirmed"
+            [(lists,)] = rows(db_url, "SELECT lists FROM contacts WHERE email = 'di@example.org'")
+            assert lists == '["news", "events"]'
+
+            # Once added, asking again sends nothing more.
+            await http.post(f"{FORM}/resend", json={"signup": again.json()["signup"]})
+            await _subscribe(http, "zed@example.org", ["news"])  # an email that must come after
+            await wait_for(lambda: starttls_relay.to("zed@example.org"), what="a later email")
+    assert len(starttls_relay.to("di@example.org")) == 3

@@ -66,7 +66,12 @@ class SignupQueries:
         def add_event(self, contact_id: int, event: ConsentEvent) -> None: ...
 
         def add_confirmation(
-            self, token_id: str, contact_id: int, now: float, code_hash: str | None = None
+            self,
+            token_id: str,
+            contact_id: int,
+            now: float,
+            code_hash: str | None = None,
+            adds_lists: Sequence[str] | None = None,
         ) -> None: ...
 
         def enqueue(self, job: NewJob, now: float, run_at: float | None = None) -> bool: ...
