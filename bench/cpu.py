@@ -36,7 +36,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from bench.serving import DOMAINS
-from tests.support.app_server import SECRET
+from bench.subscribe import config_text as signup_config
 from tests.verification.dnszone import LoopbackDns, ZoneResolver, build_zone
 
 PEER = ("127.0.0.1", 50_000)
@@ -105,30 +105,7 @@ def signup_requests(prefix: str) -> Requests:
 
 
 def config_text(database: str, nameserver: str) -> str:
-    return f"""[server]
-public_url = "http://127.0.0.1:8000"
-secret_key = "{SECRET}"
-database = "{database}"
-auto_migrate = true
-[smtp]
-host = "127.0.0.1"
-port = 9
-security = "none"
-sender = "Bench <bench@example.com>"
-[dns]
-nameservers = ["{nameserver}"]
-[limits]
-verify_per_ip_minute = 0
-signups_per_ip_hour = 0
-signups_per_network_hour = 0
-signups_per_form_hour = 100000000
-[forms.newsletter]
-title = "Bench"
-consent_text = "ok"
-[forms.newsletter.antibot]
-altcha = false
-min_fill_seconds = 0
-"""
+    return signup_config(database, "http://127.0.0.1:8000", 9, nameserver)  # nothing is mailed here
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from bench import wrk
-from bench.subscribe import PATH, REPO, Sink
-from tests.support.app_server import SECRET, free_port
+from bench.subscribe import PATH, REPO, Sink, config_text
+from tests.support.app_server import free_port
 from tests.support.db import rows
 from tests.support.postgres import Cluster, binaries
 from tests.verification.dnszone import LoopbackDns, ZoneResolver, build_zone
@@ -56,32 +56,7 @@ def stop(*procs: subprocess.Popen[bytes]) -> None:
 
 
 def config(path: Path, database: str, port: int, sink: int, nameserver: str) -> Path:
-    path.write_text(
-        f"""[server]
-public_url = "http://127.0.0.1:{port}"
-secret_key = "{SECRET}"
-database = "{database}"
-auto_migrate = true
-[smtp]
-host = "127.0.0.1"
-port = {sink}
-security = "none"
-sender = "Bench <bench@example.com>"
-[dns]
-nameservers = ["{nameserver}"]
-[limits]
-signups_per_ip_hour = 0
-signups_per_network_hour = 0
-signups_per_form_hour = 1000000
-[forms.newsletter]
-title = "Bench"
-consent_text = "ok"
-[forms.newsletter.antibot]
-altcha = false
-min_fill_seconds = 0
-""",
-        encoding="utf-8",
-    )
+    path.write_text(config_text(database, f"http://127.0.0.1:{port}", sink, nameserver), encoding="utf-8")
     return path
 
 
