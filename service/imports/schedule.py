@@ -65,6 +65,8 @@ class ImportScheduler:
         """A run whose process was killed stays `running` forever unless someone notices its silence;
         recorded as failed, a scheduled run's period is free again and this tick runs it anew."""
         silent_since = now - SILENT_AFTER_SECONDS
+        if not await self.store.read(lambda tx: sql.any_silent_run(tx, silent_since)):
+            return
         abandoned = await self.store.write(lambda tx: sql.abandon_silent_runs(tx, silent_since, now))
         for name, period in abandoned:
             again = "it runs again now" if period is not None else "run it again with `optin import`"

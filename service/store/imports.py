@@ -72,14 +72,23 @@ def beat(tx: Transaction, run_id: int, now: float) -> None:
     tx.execute("UPDATE import_runs SET heartbeat_at = ? WHERE id = ? AND state = 'running'", (now, run_id))
 
 
-def abandon_silent_runs(tx: Transaction, silent_since: float, now: float) -> list[tuple[str, int | None]]:
-    """Record as failed every run whose process stopped beating before ``silent_since`` (it was
-    killed); its period is freed so the schedule runs it again. The (name, period) of each."""
-    rows = tx.execute(
+def _silent_runs(tx: Transaction, silent_since: float) -> list[tuple[Any, ...]]:
+    return tx.execute(
         "SELECT id, name, period FROM import_runs WHERE state = 'running'"
         " AND COALESCE(heartbeat_at, started_at) < ?",
         (silent_since,),
     ).fetchall()
+
+
+def any_silent_run(tx: Transaction, silent_since: float) -> bool:
+    """A read first: most ticks find nothing, and need no write."""
+    return bool(_silent_runs(tx, silent_since))
+
+
+def abandon_silent_runs(tx: Transaction, silent_since: float, now: float) -> list[tuple[str, int | None]]:
+    """Record as failed every run whose process stopped beating before ``silent_since`` (it was
+    killed); its period is freed so the schedule runs it again. The (name, period) of each."""
+    rows = _silent_runs(tx, silent_since)
     abandoned: list[tuple[str, int | None]] = []
     for run_id, name, period in rows:
         note = f"scheduled for period {period}; " if period is not None else ""
