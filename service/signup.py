@@ -193,9 +193,13 @@ class SignupService:
             if contact is not None and contact.status == "confirmed":
                 # Already on the list: record the attempt and answer the same. Lists they are not
                 # on yet are theirs once the inbox confirms them; otherwise nothing is sent.
-                tx.add_event(contact.id, replace(event, event="signup_repeat"))
                 adds = tuple(name for name in extras.lists if name not in contact.lists)
-                if adds and allow_confirmation_email(tx, limits, recipient, now):
+                allowed = bool(adds) and allow_confirmation_email(tx, limits, recipient, now)
+                withheld = " email=withheld_by_budget" if adds and not allowed else ""
+                tx.add_event(
+                    contact.id, replace(event, event="signup_repeat", detail=f"{event.detail}{withheld}")
+                )
+                if allowed:
                     for line in list_consents(form, replace(extras, lists=adds), language, event):
                         tx.add_event(contact.id, line)
                     digest = self.keys.digest(token_id, code) if code else None

@@ -5,6 +5,7 @@ types their address adds nothing."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -172,3 +173,29 @@ async def test_a_new_email_for_an_addition_still_adds_those_lists_and_nothing_on
             await _subscribe(http, "zed@example.org", ["news"])  # an email that must come after
             await wait_for(lambda: starttls_relay.to("zed@example.org"), what="a later email")
     assert len(starttls_relay.to("di@example.org")) == 3
+
+
+async def test_an_addition_past_the_inbox_budget_sends_nothing_and_adds_nothing(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str, mailchimp: FakeMailchimp
+) -> None:
+    configure = _settings(db_url, nameserver, starttls_relay, ca_file, mailchimp)
+
+    def one_email_a_day(url: str) -> Any:
+        settings = configure(url)
+        return replace(settings, limits=replace(settings.limits, emails_per_address_day=1))
+
+    async with serve(one_email_a_day) as (url, _):
+        async with client(url) as http:
+            await _subscribe(http, "eve@example.org", ["news"])
+            [first] = await wait_for(lambda: starttls_relay.to("eve@example.org"), what="the first email")
+            await confirm(http, link_in(first, "confirm"))
+            again = await _subscribe(http, "eve@example.org", ["events"])  # the day's email is spent
+            assert again.json()["status"] == "accepted"
+            await _subscribe(http, "zed@example.org", ["news"])  # an email that must come after
+            await wait_for(lambda: starttls_relay.to("zed@example.org"), what="a later email")
+    assert len(starttls_relay.to("eve@example.org")) == 1
+    [(lists,)] = rows(db_url, "SELECT lists FROM contacts WHERE email = 'eve@example.org'")
+    assert lists == '["news"]'
+    [events] = [e for c, e in await stored(db_url) if c.email == "eve@example.org"]
+    [repeat] = [e for e in events if e.event == "signup_repeat"]
+    assert repeat.detail is not None and repeat.detail.endswith("lists=events email=withheld_by_budget")
