@@ -115,6 +115,8 @@ class OutboxWorker:
         )
         self._lanes: dict[str, asyncio.Semaphore] = {}
         self._inflight: dict[int, asyncio.Task[None]] = {}  # job id -> its task (a batch holds many)
+        # Claimed, and not yet handed to a task (reading ahead, topping batches up): leased all the same.
+        self._claimed: set[int] = set()
         self._running: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -133,7 +135,7 @@ class OutboxWorker:
         self._wake.set()
         if self._running:
             await asyncio.wait(list(self._running), timeout=grace)
-        unfinished = list(self._inflight)
+        unfinished = [*self._inflight, *self._claimed]
         for task in [*self._tasks, *self._running]:
             task.cancel()
         for task in [*self._tasks, *self._running]:
@@ -165,13 +167,19 @@ class OutboxWorker:
         if free <= 0 or (self._running and free < max(1, self.settings.concurrency // 2)):
             return 0
         claimed = await self.store.claim_jobs(self.clock(), free, self.settings.lease_seconds)
-        if claimed and self._prepare is not None:
-            try:
-                await self._prepare(claimed)
-            except Exception:  # only an optimisation: each job then reads for itself
-                log.exception("could not read ahead for %d claimed jobs", len(claimed))
-        for unit in await self._units(claimed, backlog=len(claimed) >= free):
-            self._spawn(unit)
+        # From the claim on, the heartbeat renews these leases: reading ahead or topping a batch
+        # up on a slow machine must not let a lease lapse and hand the job to another worker.
+        self._claimed.update(job.id for job in claimed)
+        try:
+            if claimed and self._prepare is not None:
+                try:
+                    await self._prepare(claimed)
+                except Exception:  # only an optimisation: each job then reads for itself
+                    log.exception("could not read ahead for %d claimed jobs", len(claimed))
+            for unit in await self._units(claimed, backlog=len(claimed) >= free):
+                self._spawn(unit)
+        finally:
+            self._claimed.clear()
         return len(claimed)
 
     async def _units(self, claimed: list[Job], backlog: bool) -> list[list[Job]]:
@@ -191,9 +199,11 @@ class OutboxWorker:
             if len(members) >= 2 or backlog:
                 room = -len(members) % group.size
                 try:
-                    members += await self.store.claim_connector_jobs(
+                    more = await self.store.claim_connector_jobs(
                         group.kind, group.connector, self.clock(), room, self.settings.lease_seconds
                     )
+                    self._claimed.update(job.id for job in more)
+                    members += more
                 except Exception:
                     log.exception("could not claim a batch for %s; running what was claimed", group.connector)
             units += [members[i : i + group.size] for i in range(0, len(members), group.size)]
@@ -217,7 +227,7 @@ class OutboxWorker:
             await asyncio.sleep(self.settings.lease_seconds / 3)
             with contextlib.suppress(Exception):
                 await self.store.extend_leases(
-                    list(self._inflight), self.clock() + self.settings.lease_seconds
+                    [*self._inflight, *self._claimed], self.clock() + self.settings.lease_seconds
                 )
 
     def _lane(self, job: Job) -> asyncio.Semaphore:
