@@ -92,7 +92,7 @@ def check_request(tx: Transaction, limits: LimitSettings, form_id: str, ip: str 
         return
     # Instances sharing a database count one after the other per visitor and network (the
     # form's own counter is approximate by a few concurrent requests, and never a bottleneck).
-    tx.lock(*(key for key, _, _ in checks[1:]))
+    tx.lock(*(key for key, _, _ in checks if not key.startswith("form:")))
     current = int(now // BUCKET)
     counted = tx.count_buckets_of([key for key, _, _ in checks], current - int(HOUR // BUCKET) + 1)
     for key, limit, whom in checks:

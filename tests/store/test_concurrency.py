@@ -39,6 +39,29 @@ async def test_a_per_ip_limit_holds_across_two_instances(postgres: Cluster) -> N
     assert outcomes.count(True) == 20
 
 
+async def test_a_per_ip_limit_holds_when_the_forms_own_limit_is_off(postgres: Cluster) -> None:
+    # The visitor's key used to be locked only when the form's counter came first in the list:
+    # with the form's limit off, concurrent batches each let the full limit through (30 of 10).
+    first, second = await _two_stores(postgres.new_database())
+    limits = LimitSettings(signups_per_form_hour=0, signups_per_ip_hour=10, signups_per_network_hour=0)
+    now = time.time()
+
+    async def signup(store: Store) -> bool:
+        try:
+            await store.write(lambda tx: check_request(tx, limits, "news", "198.51.100.7", now))
+        except InputError as exc:
+            assert exc.status == 429
+            return False
+        return True
+
+    try:
+        outcomes = await asyncio.gather(*(signup(first if i % 3 else second) for i in range(150)))
+    finally:
+        await first.close()
+        await second.close()
+    assert outcomes.count(True) == 10
+
+
 async def test_an_address_budget_is_spent_once_across_two_instances(postgres: Cluster) -> None:
     first, second = await _two_stores(postgres.new_database())
     now = time.time()
