@@ -17,6 +17,7 @@ from typing import Any
 
 from service.store.dialect import Connection, Cursor
 from service.store.migrate import current_version
+from service.store.pending import PendingCounts
 from service.store.records import (
     LINK_RANK,
     ConnectorHealth,
@@ -79,8 +80,7 @@ class Transaction(SignupQueries, RemovalQueries):
 
     def __init__(self, db: Connection) -> None:
         self._db = db
-        self._hits: list[tuple[str, float]] = []
-        self._buckets: list[tuple[str, int]] = []
+        self._pending = PendingCounts()
         self._notify = False
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Cursor:
@@ -224,7 +224,7 @@ class Transaction(SignupQueries, RemovalQueries):
         found = []
         for i, since in enumerate(sinces):
             count, oldest = int(row[2 * i]), row[2 * i + 1]
-            pending = [at for k, at in self._hits if k == key and at > since]
+            pending = self._pending.hits_since(key, since)
             if pending:
                 count += len(pending)
                 oldest = min([*pending, *([oldest] if oldest is not None else [])])
@@ -233,7 +233,7 @@ class Transaction(SignupQueries, RemovalQueries):
 
     def add_hit(self, key: str, now: float) -> None:
         """Counted at once by this batch, written with the batch (see :meth:`flush`)."""
-        self._hits.append((key, now))
+        self._pending.add_hit(key, now)
 
     def count_buckets(self, key: str, first_bucket: int) -> tuple[int, int | None]:
         """Hits of ``key`` in buckets from ``first_bucket`` on, and the oldest such bucket."""
@@ -249,43 +249,44 @@ class Transaction(SignupQueries, RemovalQueries):
             (*keys, first_bucket),
         ).fetchall():
             found[key] = (int(count), oldest)
-        for key, bucket in self._buckets:
-            if key in found and bucket >= first_bucket:
-                count, oldest = found[key]
-                found[key] = (count + 1, bucket if oldest is None else min(oldest, bucket))
+        for key in keys:
+            pending = self._pending.in_buckets(key, first_bucket)
+            if pending is not None:
+                (count, oldest), (more, first) = found[key], pending
+                found[key] = (count + more, first if oldest is None else min(oldest, first))
         return found
 
     def add_to_bucket(self, key: str, bucket: int) -> None:
         """Counted at once by this batch, written with the batch (see :meth:`flush`)."""
-        self._buckets.append((key, bucket))
+        self._pending.add_to_bucket(key, bucket)
 
     # --- what the batch writes once, just before its COMMIT -----------------------------------
 
-    def mark(self) -> tuple[int, int, bool]:
-        return len(self._hits), len(self._buckets), self._notify
+    def mark(self) -> tuple[tuple[int, int], bool]:
+        return self._pending.mark(), self._notify
 
-    def rollback_to(self, mark: tuple[int, int, bool]) -> None:
+    def rollback_to(self, mark: tuple[tuple[int, int], bool]) -> None:
         """An operation failed: forget the counts it added, as its savepoint forgets its rows."""
-        del self._hits[mark[0] :]
-        del self._buckets[mark[1] :]
-        self._notify = mark[2]
+        self._pending.rollback_to(mark[0])
+        self._notify = mark[1]
 
     def flush(self) -> None:
         """Write the batch's counters in one statement each, and tell other instances' workers
         about new jobs once. Done last, so the shared counter rows (every signup of a form adds
         to the same one) are locked only for the moment of the COMMIT."""
-        if self._buckets:
-            increments = Counter(self._buckets)
+        if self._pending.buckets:
+            increments = Counter(self._pending.buckets)
             self._db.executemany(
                 "INSERT INTO rate_buckets (key, bucket, count) VALUES (?, ?, ?)"
                 " ON CONFLICT (key, bucket) DO UPDATE SET count = rate_buckets.count + excluded.count",
                 [(key, bucket, n) for (key, bucket), n in sorted(increments.items())],
             )
-        if self._hits:
-            self._db.executemany("INSERT INTO rate_hits (key, at) VALUES (?, ?)", self._hits)
+        if self._pending.hits:
+            self._db.executemany("INSERT INTO rate_hits (key, at) VALUES (?, ?)", self._pending.hits)
         if self._notify and self._db.dialect.notify:
             self._db.execute(self._db.dialect.notify)
-        self._hits, self._buckets, self._notify = [], [], False
+        self._pending.clear()
+        self._notify = False
 
     def add_link_event(
         self,
