@@ -222,11 +222,12 @@ def create_app(configured: Settings, role: Role = "all", clock: Callable[[], flo
             background.append(asyncio.create_task(purge_every(store, settings)))
             if settings.admin.daily_digest:
                 background.append(asyncio.create_task(digest_every(store, settings, worker.wake)))
-            if settings.imports:
-                from service.imports.schedule import ImportScheduler
+            # Also with no recurring import configured: a manual `optin import` killed mid-run
+            # is noticed here (a read every tick; a write only when a run fell silent).
+            from service.imports.schedule import ImportScheduler
 
-                scheduler = ImportScheduler(settings, store, verifier)
-                background.append(asyncio.create_task(scheduler.run_forever(settings.import_tick_seconds)))
+            scheduler = ImportScheduler(settings, store, verifier)
+            background.append(asyncio.create_task(scheduler.run_forever(settings.import_tick_seconds)))
         log.info(
             "optin %s process ready (%s)", role, "jobs run here" if role != "web" else "no jobs run here"
         )

@@ -49,6 +49,8 @@ class ImportScheduler:
     async def tick(self, now: float) -> list[str]:
         """Run every enabled, unpaused import whose current period has no run yet; their names."""
         await self.give_up_abandoned_runs(now)
+        if not self.settings.imports:
+            return []
         paused = await self.store.read(sql.paused)
         started: list[str] = []
         for imp in self.settings.imports.values():

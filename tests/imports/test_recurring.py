@@ -223,3 +223,35 @@ async def test_a_running_import_beats_until_it_ends(db_url: str, nameserver: str
         assert beat() == last  # the import ended: no more beats
     finally:
         await store.close()
+
+
+async def test_a_killed_manual_import_is_noticed_by_a_worker_with_no_recurring_imports(
+    db_url: str, nameserver: str
+) -> None:
+    # `optin import FILE` killed mid-run, on a service that schedules no import of its own: the
+    # run used to stay `running` in the admin's list for ever.
+    from dataclasses import replace
+
+    from service.store import imports as sql
+    from tests.support.app_server import base_config, make_settings, serve
+
+    def configure(url: str) -> Any:
+        raw = base_config(db_url, url, nameserver, server={"owner_email": "owner@example.com"})
+        return replace(make_settings(raw), import_tick_seconds=0.1)
+
+    store = await open_store(db_url)
+    try:
+        started = time.time() - 600
+        await store.write(lambda tx: sql.start_run(tx, "members.csv", "cli", "members.csv", started))
+    finally:
+        await store.close()
+    async with serve(configure, role="worker"):
+
+        def noticed() -> bool:
+            return rows(db_url, "SELECT state FROM import_runs") == [("failed",)]
+
+        await wait_for(noticed, what="the silent run recorded failed")
+    [(error,)] = rows(db_url, "SELECT error FROM import_runs")
+    assert "the process running it stopped without finishing" in error
+    [(payload,)] = rows(db_url, "SELECT payload FROM outbox WHERE kind = 'import_alert_email'")
+    assert "run it again with `optin import`" in payload
