@@ -1,8 +1,8 @@
 """The admin's own records: who looked at a person's data, failed sign-ins to slow guessing, and
 sessions signed out before they expired.
 
-All are shared by every instance on the database. Failed sign-ins count in the one-minute
-``rate_buckets`` the signup limits use, under keys of their own.
+All are shared by every instance on the database. Sign-in attempts count in the one-minute
+``rate_buckets`` the signup limits use, under keys of their own; a successful one is taken back.
 """
 
 from __future__ import annotations
@@ -52,24 +52,36 @@ def _failures(tx: Transaction, key: str, since: float) -> int:
     return count
 
 
-async def signin_blocked(
+async def signin_admitted(
     store: BaseStore, limits: Sequence[tuple[str, int]], window: float, now: float
 ) -> bool:
-    """Whether any key (a client IP, everyone) has reached its limit of failures in ``window``."""
+    """Whether a sign-in attempt may be checked: no key (a client IP, everyone) has reached its
+    limit in ``window``. An admitted attempt is counted at once, in the same transaction as the
+    look, so that guesses sent together cannot all pass the look before any is counted; a
+    sign-in that succeeds gives its count back (:func:`signin_succeeded`)."""
 
-    def look(tx: Transaction) -> bool:
-        return any(limit > 0 and _failures(tx, key, now - window) >= limit for key, limit in limits)
-
-    return await store.read(look)
-
-
-async def signin_failed(store: BaseStore, keys: Sequence[str], now: float) -> None:
-    def count(tx: Transaction) -> None:
-        tx.lock(*keys)
-        for key in keys:
+    def admit(tx: Transaction) -> bool:
+        tx.lock(*(key for key, _ in limits))
+        if any(limit > 0 and _failures(tx, key, now - window) >= limit for key, limit in limits):
+            return False
+        for key, _ in limits:
             tx.add_to_bucket(key, int(now // BUCKET))
+        return True
 
-    await store.write(count)
+    return bool(await store.write(admit))
+
+
+async def signin_succeeded(store: BaseStore, keys: Sequence[str], admitted_at: float) -> None:
+    """The attempt admitted at ``admitted_at`` was right: it is not a failure."""
+
+    def give_back(tx: Transaction) -> None:
+        for key in keys:
+            tx.execute(
+                "UPDATE rate_buckets SET count = count - 1 WHERE key = ? AND bucket = ? AND count > 0",
+                (key, int(admitted_at // BUCKET)),
+            )
+
+    await store.write(give_back)
 
 
 async def sign_out(store: BaseStore, sid: str, expires_at: float) -> None:

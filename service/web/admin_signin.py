@@ -1,8 +1,9 @@
 """Signing in to the web admin (an admin key, or the configured password) and out again.
 
-Failed attempts are counted in the database, per client IP and for everyone, so every instance
-sharing it slows a guesser the same: past the limit, sign-in answers 429 without checking
-anything (and without spending an argon2 hash on it).
+Attempts are counted in the database, per client IP and for everyone, so every instance sharing
+it slows a guesser the same: past the limit, sign-in answers 429 without checking anything (and
+without spending an argon2 hash on it). An attempt is counted as it is admitted, before its
+secret is checked (guesses sent at once cannot all slip in), and given back when it succeeds.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from service.admin import hash_key
 from service.settings import Settings
-from service.store.audit import sign_out, signin_blocked, signin_failed
+from service.store.audit import sign_out, signin_admitted, signin_succeeded
 from service.web.admin_http import admin_page, field, language, render
 from service.web.admin_session import (
     PAGES,
@@ -122,7 +123,7 @@ async def signin(request: Request) -> Response:
     t = svc.renderer.strings(language(request))
     now = time.time()
     limits = _limits(request)
-    if await signin_blocked(svc.store, limits, WINDOW, now):
+    if not await signin_admitted(svc.store, limits, WINDOW, now):
         log.warning("admin sign-in refused: too many failed attempts (%s)", limits[0][0])
         response = _form_page(request, 429, t["admin_signin_too_many"])
         response.headers["Retry-After"] = str(int(WINDOW))
@@ -134,10 +135,10 @@ async def signin(request: Request) -> Response:
         return _form_page(request, 403, t["admin_csrf"])
     secret = field(request, "secret")[:MAX_SECRET]
     actor = await identify(settings, secret) if secret else None
-    if actor is None:
-        await signin_failed(svc.store, [key for key, _ in limits], now)
+    if actor is None:  # counted as a failure when it was admitted
         log.warning("admin sign-in failed from %s", client_ip(request))
         return _form_page(request, 401, t["admin_signin_failed"])
+    await signin_succeeded(svc.store, [key for key, _ in limits], now)
     value, session = issue(settings, actor, now)
     log.info("admin sign-in: %s", session.who)
     request.state.session = session

@@ -226,3 +226,46 @@ async def test_failed_sign_ins_are_limited_across_instances(
         assert blocked.status_code == 429 and blocked.headers["retry-after"] == "900"
         assert "Too many failed attempts" in blocked.text
         assert (await sign_in(on_b, KEYS["ops"][0])).status_code == 429
+
+
+async def test_concurrent_wrong_passwords_are_checked_no_more_than_the_limit(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    # The attack: one sign-in page's CSRF token, then forty guesses sent at once. Each guess used
+    # to be checked against "blocked?" before any failure was counted, so all forty got an
+    # argon2 verification (and a fresh forty every window). Now an attempt is counted as it is
+    # admitted, and the eleventh waits.
+    import asyncio
+
+    from argon2 import PasswordHasher
+
+    configure = with_admin(
+        relay_settings(db_url, nameserver, starttls_relay, ca_file),
+        keys=(),
+        password_hash=PasswordHasher().hash(PASSWORD),
+    )
+    async with serve(configure) as (url, _), client(url) as http:
+        page = await http.get("/admin/sign-in")
+        token = csrf_of(page.text)
+        answers = await asyncio.gather(
+            *(http.post("/admin/sign-in", data={"csrf": token, "secret": f"guess-{i}"}) for i in range(40))
+        )
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [401] * 10 + [429] * 30, statuses
+        # The right password waits out the window too: nothing tells the guesser it was right.
+        assert (
+            await http.post("/admin/sign-in", data={"csrf": token, "secret": PASSWORD})
+        ).status_code == 429
+
+
+async def test_a_successful_sign_in_does_not_use_up_an_attempt(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    configure = with_admin(relay_settings(db_url, nameserver, starttls_relay, ca_file))
+    async with serve(configure) as (url, _), client(url) as http:
+        for _ in range(12):  # more sign-ins than the limit of failures, none of them failed
+            assert (await sign_in(http, KEYS["ops"][0])).status_code == 303
+            http.cookies.clear()
+        for i in range(10):
+            assert (await sign_in(http, f"optin_guess-{i}")).status_code == 401
+        assert (await sign_in(http, KEYS["ops"][0])).status_code == 429
