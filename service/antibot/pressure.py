@@ -74,6 +74,7 @@ def take_challenge(tx: Transaction, ip: str, limit: int, now: float) -> int | No
     if limit <= 0:
         return None
     key = f"challenge:ip:{ip}"
+    tx.lock(key)  # instances (and batches) sharing PostgreSQL count one after the other
     count, oldest = _count(tx, key, now)
     if count >= limit:
         first = oldest if oldest is not None else _bucket(now)

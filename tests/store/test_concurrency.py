@@ -62,6 +62,26 @@ async def test_a_per_ip_limit_holds_when_the_forms_own_limit_is_off(postgres: Cl
     assert outcomes.count(True) == 10
 
 
+async def test_a_per_ip_challenge_limit_holds_across_two_instances(postgres: Cluster) -> None:
+    # Forms opened at once from one address, on two instances: each batch used to count only
+    # the challenges committed before it, and let the whole hour's allowance through again.
+    from service.antibot.pressure import take_challenge
+
+    first, second = await _two_stores(postgres.new_database())
+    now = time.time()
+    try:
+        waits = await asyncio.gather(
+            *(
+                (first if i % 3 else second).write(lambda tx: take_challenge(tx, "198.51.100.7", 30, now))
+                for i in range(300)
+            )
+        )
+    finally:
+        await first.close()
+        await second.close()
+    assert waits.count(None) == 30
+
+
 async def test_an_address_budget_is_spent_once_across_two_instances(postgres: Cluster) -> None:
     first, second = await _two_stores(postgres.new_database())
     now = time.time()
