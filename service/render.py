@@ -13,7 +13,7 @@ import jinja2
 from service.settings import LANGUAGES
 
 # An owner's edit to a template shows within this many seconds, without a restart; Jinja alone
-# would stat the file on every render (4 % of a worker mailing a burst).
+# would stat the file on every render (two per email: 3.3 µs each, 0.4 µs from memory).
 RECHECK_SECONDS = 2.0
 
 

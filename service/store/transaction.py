@@ -249,7 +249,7 @@ class Transaction(SignupQueries, RemovalQueries):
             (*keys, first_bucket),
         ).fetchall():
             found[key] = (int(count), oldest)
-        for key in keys:
+        for key in found:  # each key once, however often it was named
             pending = self._pending.in_buckets(key, first_bucket)
             if pending is not None:
                 (count, oldest), (more, first) = found[key], pending
