@@ -78,7 +78,7 @@ def read_code(raw: object) -> str | None:
         raw = f"{raw:0{CODE_LENGTH}d}"
     if not isinstance(raw, str) or len(raw) > 40:
         return None
-    digits = "".join(str(int(c)) if c.isdigit() else c for c in _SPACERS.sub("", raw))
+    digits = "".join(str(int(c)) if c.isdecimal() else c for c in _SPACERS.sub("", raw))
     return digits if _DIGITS.fullmatch(digits) else None
 
 

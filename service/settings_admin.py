@@ -41,7 +41,7 @@ def _keys(entries: object, r: Reader) -> tuple[AdminKey, ...]:
 
 def listen_problem(value: str) -> str | None:
     host, _, port = value.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not (port.isascii() and port.isdigit()):
         return f'must be "HOST:PORT" (e.g. "127.0.0.1:9464"), not {value!r}'
     return port_problem(int(port))
 

@@ -160,5 +160,5 @@ def _check_target(s: str, kind: str, targets: dict[str, str], r: Reader) -> None
         r.problems.append(f"{s} must say where the list is at {kind}: {what}")
     elif len(given) > 1:
         r.problems.append(f"{s}: give one of {' or '.join(keys)}, not both")
-    elif kind in NUMERIC_IDS and given and not targets[given[0]].isdigit():
+    elif kind in NUMERIC_IDS and given and not (targets[given[0]].isascii() and targets[given[0]].isdigit()):
         r.problems.append(f"{s}.{given[0]} must be {kind}'s numeric id, not {targets[given[0]]!r}")

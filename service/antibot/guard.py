@@ -134,7 +134,7 @@ class Challenges:
         params = parse_qs(payload["salt"].partition("?")[2])
         if not ok:
             expires = params.get("expires", ["0"])[0]
-            if expires.isdigit() and int(expires) < time.time():
+            if expires.isascii() and expires.isdigit() and int(expires) < time.time():
                 raise InputError(EXPIRED, field=ALTCHA_FIELD, status=400)
             raise InputError(RELOAD, field=ALTCHA_FIELD, status=400)
         if params.get("form") != [form_id]:

@@ -47,7 +47,7 @@ def optin_version() -> str:
 
 def port_number(text: str) -> int:
     """An argparse type: a TCP port, refused in words."""
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number from 1 to 65535")
     return int(text)
 

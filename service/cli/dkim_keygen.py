@@ -13,7 +13,7 @@ from service.mail.dkim import ADVISED_RSA_BITS, MIN_RSA_BITS, domain_of, generat
 
 
 def _bits(text: str) -> int:
-    if not text.isdigit() or int(text) < MIN_RSA_BITS or int(text) > 4096:
+    if not (text.isascii() and text.isdigit()) or int(text) < MIN_RSA_BITS or int(text) > 4096:
         raise argparse.ArgumentTypeError(f"{text!r}: RSA keys for DKIM have from {MIN_RSA_BITS} to 4096 bits")
     return int(text)
 

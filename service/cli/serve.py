@@ -42,7 +42,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _process_count(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 64:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 64:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes from 1 to 64")
     return int(text)
 

@@ -52,7 +52,7 @@ class BrevoConnector:
         o = Options(name, options)
         api_key = o.text("api_key")
         raw_list = o.text("list_id")
-        if raw_list and not raw_list.isdigit():
+        if raw_list and not (raw_list.isascii() and raw_list.isdigit()):
             o.problems.append(f"{o.where('list_id')} must be Brevo's numeric list id (got {raw_list!r})")
         o.refuse("tags", "Brevo contacts have no tags; map them to an attribute instead")
         kw: dict[str, Any] = {

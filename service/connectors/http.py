@@ -41,7 +41,7 @@ def retry_after(response: httpx.Response, reset: ResetHeader | None = None) -> f
     value = response.headers.get("retry-after")
     if value:
         value = value.strip()
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             return float(value)
         try:
             when = email.utils.parsedate_to_datetime(value)

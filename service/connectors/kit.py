@@ -64,7 +64,7 @@ class KitConnector:
             ("tags", tags),
             ("tag_map", tag_map.values()),
         ):
-            if any(not i.isdigit() for i in ids):
+            if any(not (i.isascii() and i.isdigit()) for i in ids):
                 o.problems.append(f"{o.where(key)} must hold Kit's numeric ids")
         if not form_id and not tags:
             o.problems.append(

@@ -44,7 +44,7 @@ def verify_standard(
     now: float,
     tolerance: int = DEFAULT_TOLERANCE,
 ) -> bool:
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > tolerance:
+    if not (timestamp.isascii() and timestamp.isdigit()) or abs(now - int(timestamp)) > tolerance:
         return False
     expected = standard_signature(secret, msg_id, int(timestamp), body)
     return any(hmac.compare_digest(expected, candidate) for candidate in header.split())
@@ -55,7 +55,7 @@ def verify_stripe(
 ) -> bool:
     parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
     timestamp = parts.get("t", "")
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > tolerance:
+    if not (timestamp.isascii() and timestamp.isdigit()) or abs(now - int(timestamp)) > tolerance:
         return False
     expected = stripe_signature(secret, int(timestamp), body).split(",v1=")[1]
     return hmac.compare_digest(expected, parts.get("v1", ""))

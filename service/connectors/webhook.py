@@ -48,7 +48,7 @@ def contact_json(contact: Contact) -> dict[str, Any]:
 
 
 def retry_after_seconds(value: str | None) -> float | None:
-    if value and value.strip().isdigit():
+    if value and value.strip().isascii() and value.strip().isdigit():
         return float(value.strip())
     return None
 

@@ -41,7 +41,7 @@ async def outbox(request: Request) -> Response:
     svc = services(request)
     filters = _filters(request)
     page = request.query_params.get("page", "0")
-    page_number = int(page) if page.isdigit() and int(page) < 10_000 else 0
+    page_number = int(page) if page.isascii() and page.isdigit() and int(page) < 10_000 else 0
     found = await svc.reports.jobs(
         filters["state"],
         filters["kind"] or None,
@@ -74,7 +74,11 @@ def _back(request: Request, done: str) -> Response:
 
 
 def _ids(request: Request) -> list[int]:
-    return [int(v) for v in request.state.form.getlist("job") if isinstance(v, str) and v.isdigit()][:100]
+    return [
+        int(v)
+        for v in request.state.form.getlist("job")
+        if isinstance(v, str) and v.isascii() and v.isdigit()
+    ][:100]
 
 
 @admin_page("retry")

@@ -30,7 +30,7 @@ class Period:
     @classmethod
     def of(cls, request: Request, now: float) -> Period:
         raw = request.query_params.get("days", "30")
-        days = int(raw) if raw.isdigit() and int(raw) in PERIODS else 30
+        days = int(raw) if raw.isascii() and raw.isdigit() and int(raw) in PERIODS else 30
         first = int(now // DAY) - days + 1
         return cls(days, float(first * DAY), now, first)
 

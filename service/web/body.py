@@ -113,7 +113,7 @@ async def receive_body(request: Request, limit: int | None = None) -> bytes:
 
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise InputError(too_large(limit), status=413)
     return await receive_body(request, limit)
 
