@@ -8,6 +8,7 @@ erasure cannot re-add the address to a list.
 from __future__ import annotations
 
 import time
+import unicodedata
 from typing import Any
 
 from service.ledger import iso
@@ -21,8 +22,16 @@ def canonical(email: str) -> str:
     return normalize(email) or email.strip()
 
 
+def _nobodys(address: str) -> bool:
+    """Text no stored address can be: a control character (PostgreSQL refuses a NUL in any
+    text, so looking one up would fail; nothing we store holds one)."""
+    return not address or any(unicodedata.category(ch) == "Cc" for ch in address)
+
+
 async def export_contact(store: Store, secret: str, email: str) -> dict[str, Any] | None:
     address = canonical(email)
+    if _nobodys(address):
+        return None
     contacts = await store.contacts_with_email(address)
     erased = await store.read(lambda tx: tx.erased_at(address_hash(secret, address)))
     if not contacts and erased is None:
@@ -78,6 +87,8 @@ async def erase_contact(store: Store, secret: str, email: str) -> int:
     The keyed hash of its mailbox is kept too (``Ann.Lee+x@gmail.com`` → ``annlee@gmail.com``), so
     an import of another spelling of the same inbox cannot add the person back."""
     address = canonical(email)
+    if _nobodys(address):
+        return 0
     now = time.time()
 
     def erase(tx: Transaction) -> int:

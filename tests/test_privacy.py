@@ -157,3 +157,34 @@ async def test_security_headers(starttls_relay: Relay, ca_file: str, db_url: str
     assert api.headers["x-content-type-options"] == "nosniff"
     assert "max-age=" in api.headers["strict-transport-security"]
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+async def test_an_address_with_a_control_character_finds_and_erases_nobody(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    # PostgreSQL refuses a NUL in any text: looking such an address up answered 500 there. No
+    # stored address holds a control character, so it is nobody's, on either database.
+    from tests.admin.support import KEYS, signed_in, with_admin
+    from tests.support.db import rows
+
+    configure = with_admin(relay_settings(db_url, nameserver, starttls_relay, ca_file))
+    bearer = {"Authorization": f"Bearer {KEYS['ops'][0]}"}
+    async with serve(configure) as (url, _), client(url) as http:
+        await sign_up(http, starttls_relay, "lea@example.org")
+        for odd in ("lea\u0000@example.org", "lea@example.org\u0000", "\u0001lea@example.org"):
+            quoted = odd.replace("\u0000", "%00").replace("\u0001", "%01")
+            assert (await http.get(f"/v1/contacts/{quoted}/export", headers=bearer)).status_code == 404
+            erased = await http.delete(f"/v1/contacts/{quoted}", headers=bearer)
+            assert erased.status_code < 500, erased.text
+        csrf = await signed_in(http, "ops")
+        for odd in ("lea\u0000@example.org", "lea@example.org\u0000"):
+            found = await http.post("/admin/contacts", data={"csrf": csrf, "email": odd})
+            assert found.status_code == 404 and "No contact has this address." in found.text
+            exported = await http.post("/admin/contacts/export", data={"csrf": csrf, "email": odd})
+            assert exported.status_code == 404
+            erased = await http.post(
+                "/admin/contacts/erase", data={"csrf": csrf, "email": odd, "confirm": odd}
+            )
+            assert erased.status_code < 500, erased.text
+    assert rows(db_url, "SELECT email FROM contacts") == [("lea@example.org",)]
+    assert rows(db_url, "SELECT count(*) FROM erasures") == [(0,)]
