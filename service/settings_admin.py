@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from service.numbers import whole_number
 from service.settings_checks import port_problem
 from service.settings_reader import Reader
 from service.settings_types import ADMIN_SCOPES, AdminKey, AdminSettings
@@ -41,9 +42,10 @@ def _keys(entries: object, r: Reader) -> tuple[AdminKey, ...]:
 
 def listen_problem(value: str) -> str | None:
     host, _, port = value.rpartition(":")
-    if not host or not (port.isascii() and port.isdigit()):
+    number = whole_number(port, 10**6)
+    if not host or number is None:
         return f'must be "HOST:PORT" (e.g. "127.0.0.1:9464"), not {value!r}'
-    return port_problem(int(port))
+    return port_problem(number)
 
 
 def _password_problem(value: str) -> str | None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from service.form_fields import FIELD_NAME, FIELD_TYPES, RESERVED, FieldSpec, ListSpec
+from service.numbers import whole_number
 from service.settings_reader import EnvText, Reader, closest, typed
 from service.settings_types import LANGUAGES
 
@@ -160,5 +161,5 @@ def _check_target(s: str, kind: str, targets: dict[str, str], r: Reader) -> None
         r.problems.append(f"{s} must say where the list is at {kind}: {what}")
     elif len(given) > 1:
         r.problems.append(f"{s}: give one of {' or '.join(keys)}, not both")
-    elif kind in NUMERIC_IDS and given and not (targets[given[0]].isascii() and targets[given[0]].isdigit()):
+    elif kind in NUMERIC_IDS and given and whole_number(targets[given[0]]) is None:
         r.problems.append(f"{s}.{given[0]} must be {kind}'s numeric id, not {targets[given[0]]!r}")

@@ -20,6 +20,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from service.antibot.policy import AntiBotPolicy
 from service.antibot.pressure import note_refusal
 from service.errors import InputError
+from service.numbers import whole_number
 from service.store import Transaction
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ class Challenges:
         params = parse_qs(payload["salt"].partition("?")[2])
         if not ok:
             expires = params.get("expires", ["0"])[0]
-            if expires.isascii() and expires.isdigit() and int(expires) < time.time():
+            if (at := whole_number(expires)) is not None and at < time.time():
                 raise InputError(EXPIRED, field=ALTCHA_FIELD, status=400)
             raise InputError(RELOAD, field=ALTCHA_FIELD, status=400)
         if params.get("form") != [form_id]:

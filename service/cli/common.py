@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from service.errors import ConfigError
+from service.numbers import whole_number
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -47,9 +48,10 @@ def optin_version() -> str:
 
 def port_number(text: str) -> int:
     """An argparse type: a TCP port, refused in words."""
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
+    port = whole_number(text, 65536)
+    if not port:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number from 1 to 65535")
-    return int(text)
+    return port
 
 
 def quiet_broken_pipe() -> int:

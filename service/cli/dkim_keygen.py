@@ -10,12 +10,14 @@ from typing import Any
 from service.cli.common import checked_settings
 from service.errors import ConfigError
 from service.mail.dkim import ADVISED_RSA_BITS, MIN_RSA_BITS, domain_of, generate, record_name, zone_line
+from service.numbers import whole_number
 
 
 def _bits(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or int(text) < MIN_RSA_BITS or int(text) > 4096:
+    bits = whole_number(text, 4097)
+    if bits is None or bits < MIN_RSA_BITS:
         raise argparse.ArgumentTypeError(f"{text!r}: RSA keys for DKIM have from {MIN_RSA_BITS} to 4096 bits")
-    return int(text)
+    return bits
 
 
 def add_parser(sub: Any) -> None:

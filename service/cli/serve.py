@@ -11,6 +11,7 @@ from typing import Any
 from service.app_roles import ROLES
 from service.cli.common import checked_settings, port_number
 from service.errors import ConfigError, StoreError
+from service.numbers import whole_number
 from service.settings import Settings
 
 REQUEST_GRACE_SECONDS = 15
@@ -42,9 +43,10 @@ def add_parser(sub: Any) -> None:
 
 
 def _process_count(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 64:
+    count = whole_number(text, 65)
+    if not count:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes from 1 to 64")
-    return int(text)
+    return count
 
 
 async def _open_database(settings: Settings) -> None:

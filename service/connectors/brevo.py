@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from service.connectors.base import Contact, SyncResult
 from service.connectors.http import EspApi, Options, Policy, ResetHeader, field_values, json_body
+from service.numbers import whole_number
 
 DEFAULT_FIELDS = {"first_name": "FIRSTNAME", "last_name": "LASTNAME"}
 
@@ -52,7 +53,7 @@ class BrevoConnector:
         o = Options(name, options)
         api_key = o.text("api_key")
         raw_list = o.text("list_id")
-        if raw_list and not (raw_list.isascii() and raw_list.isdigit()):
+        if raw_list and whole_number(raw_list) is None:
             o.problems.append(f"{o.where('list_id')} must be Brevo's numeric list id (got {raw_list!r})")
         o.refuse("tags", "Brevo contacts have no tags; map them to an attribute instead")
         kw: dict[str, Any] = {

@@ -19,6 +19,7 @@ import httpx
 
 from service.connectors.base import Contact
 from service.errors import ConfigError, ConnectorError
+from service.numbers import whole_number
 
 Policy = Literal["add_update", "add_only", "update_only"]
 POLICIES: tuple[Policy, ...] = ("add_update", "add_only", "update_only")
@@ -41,8 +42,8 @@ def retry_after(response: httpx.Response, reset: ResetHeader | None = None) -> f
     value = response.headers.get("retry-after")
     if value:
         value = value.strip()
-        if value.isascii() and value.isdigit():
-            return float(value)
+        if (seconds := whole_number(value)) is not None:
+            return float(seconds)
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):

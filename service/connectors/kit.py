@@ -14,6 +14,7 @@ from typing import Any
 from service.connectors.base import Contact, SyncResult
 from service.connectors.http import EspApi, Options, Policy, field_values, json_body, tag_values
 from service.errors import ConnectorError
+from service.numbers import whole_number
 
 GONE = ("cancelled", "complained", "bounced")
 DEFAULT_FIELDS = {"first_name": "first_name"}
@@ -64,7 +65,7 @@ class KitConnector:
             ("tags", tags),
             ("tag_map", tag_map.values()),
         ):
-            if any(not (i.isascii() and i.isdigit()) for i in ids):
+            if any(whole_number(i) is None for i in ids):
                 o.problems.append(f"{o.where(key)} must hold Kit's numeric ids")
         if not form_id and not tags:
             o.problems.append(

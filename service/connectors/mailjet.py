@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from service.connectors.base import Contact, SyncResult
 from service.connectors.http import EspApi, Options, Policy, field_values, json_body
+from service.numbers import whole_number
 
 DEFAULT_FIELDS = {"first_name": "firstname", "last_name": "lastname"}
 
@@ -56,7 +57,7 @@ class MailjetConnector:
     def from_options(cls, name: str, options: Mapping[str, Any]) -> MailjetConnector:
         o = Options(name, options)
         api_key, secret_key, list_id = o.text("api_key"), o.text("secret_key"), o.text("list_id")
-        if list_id and not (list_id.isascii() and list_id.isdigit()):
+        if list_id and whole_number(list_id) is None:
             o.problems.append(f"{o.where('list_id')} must be Mailjet's numeric list id (got {list_id!r})")
         o.refuse("tags", "Mailjet contacts have no tags; map them to a property")
         kw: dict[str, Any] = {

@@ -12,6 +12,8 @@ import binascii
 import hashlib
 import hmac
 
+from service.numbers import whole_number
+
 DEFAULT_TOLERANCE = 300
 
 
@@ -44,9 +46,10 @@ def verify_standard(
     now: float,
     tolerance: int = DEFAULT_TOLERANCE,
 ) -> bool:
-    if not (timestamp.isascii() and timestamp.isdigit()) or abs(now - int(timestamp)) > tolerance:
+    at = whole_number(timestamp)
+    if at is None or abs(now - at) > tolerance:
         return False
-    expected = standard_signature(secret, msg_id, int(timestamp), body)
+    expected = standard_signature(secret, msg_id, at, body)
     return any(hmac.compare_digest(expected, candidate) for candidate in header.split())
 
 
@@ -55,7 +58,8 @@ def verify_stripe(
 ) -> bool:
     parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
     timestamp = parts.get("t", "")
-    if not (timestamp.isascii() and timestamp.isdigit()) or abs(now - int(timestamp)) > tolerance:
+    at = whole_number(timestamp)
+    if at is None or abs(now - at) > tolerance:
         return False
-    expected = stripe_signature(secret, int(timestamp), body).split(",v1=")[1]
+    expected = stripe_signature(secret, at, body).split(",v1=")[1]
     return hmac.compare_digest(expected, parts.get("v1", ""))

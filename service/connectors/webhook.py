@@ -18,6 +18,7 @@ import httpx
 from service.connectors.base import Contact, SyncResult
 from service.connectors.signing import secret_bytes, standard_signature, stripe_signature
 from service.errors import ConfigError, ConnectorError
+from service.numbers import whole_number
 
 USER_AGENT = "optin-webhook/1"
 
@@ -48,9 +49,8 @@ def contact_json(contact: Contact) -> dict[str, Any]:
 
 
 def retry_after_seconds(value: str | None) -> float | None:
-    if value and value.strip().isascii() and value.strip().isdigit():
-        return float(value.strip())
-    return None
+    seconds = whole_number(value) if value else None
+    return None if seconds is None else float(seconds)
 
 
 @dataclass

@@ -7,6 +7,7 @@ shown masked, as in the logs, since these pages need only the ``read`` scope.
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import urlencode
 
@@ -18,6 +19,7 @@ from service.connectors.cli import test_contact
 from service.connectors.status import connectors_health
 from service.errors import DeliveryError
 from service.logs import redact
+from service.numbers import whole_number
 from service.web.admin_http import admin_page, field, language, render
 from service.web.context import services
 from service.web.pages import PAGE_HEADERS
@@ -26,13 +28,19 @@ PAGE_SIZE = 50
 KINDS = (*jobs.EMAIL_KINDS, *jobs.CONNECTOR_KINDS)
 
 
+# A connector's name as settings allow it (a TOML key); also one no longer configured, whose jobs
+# may still wait. Anything else (a NUL, which PostgreSQL refuses) filters nothing.
+_CONNECTOR_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
 def _filters(request: Request) -> dict[str, str]:
     query = request.query_params
     state = query.get("state", "dead")
+    connector = query.get("connector", "")
     return {
         "state": state if state in ("pending", "dead") else "dead",
         "kind": query.get("kind", "") if query.get("kind") in KINDS else "",
-        "connector": query.get("connector", ""),
+        "connector": connector if _CONNECTOR_NAME.fullmatch(connector) else "",
     }
 
 
@@ -41,7 +49,7 @@ async def outbox(request: Request) -> Response:
     svc = services(request)
     filters = _filters(request)
     page = request.query_params.get("page", "0")
-    page_number = int(page) if page.isascii() and page.isdigit() and int(page) < 10_000 else 0
+    page_number = whole_number(page, 10_000) or 0
     found = await svc.reports.jobs(
         filters["state"],
         filters["kind"] or None,
@@ -74,11 +82,8 @@ def _back(request: Request, done: str) -> Response:
 
 
 def _ids(request: Request) -> list[int]:
-    return [
-        int(v)
-        for v in request.state.form.getlist("job")
-        if isinstance(v, str) and v.isascii() and v.isdigit()
-    ][:100]
+    found = (whole_number(v) for v in request.state.form.getlist("job") if isinstance(v, str))
+    return [job_id for job_id in found if job_id is not None][:100]
 
 
 @admin_page("retry")

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from service.connectors.status import connectors_health
+from service.numbers import whole_number
 from service.store.reports import DAY, DayCounts, FunnelRow
 from service.web.admin_chart import Series, line_chart
 from service.web.admin_http import admin_page, language, render
@@ -30,7 +31,8 @@ class Period:
     @classmethod
     def of(cls, request: Request, now: float) -> Period:
         raw = request.query_params.get("days", "30")
-        days = int(raw) if raw.isascii() and raw.isdigit() and int(raw) in PERIODS else 30
+        days = whole_number(raw) or 30
+        days = days if days in PERIODS else 30
         first = int(now // DAY) - days + 1
         return cls(days, float(first * DAY), now, first)
 

@@ -10,6 +10,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import InputError
+from service.numbers import whole_number
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -113,7 +114,7 @@ async def receive_body(request: Request, limit: int | None = None) -> bytes:
 
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+    if (size := whole_number(declared)) is not None and size > limit:
         raise InputError(too_large(limit), status=413)
     return await receive_body(request, limit)
 

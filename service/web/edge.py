@@ -82,7 +82,9 @@ class Edge:
                 allow = origin
             if chunked:  # Transfer-Encoding wins over any Content-Length (RFC 9112 §6.3)
                 await body.call_counting(self.app, scope, receive, answer, self.limit)
-            elif declared is None or (declared.isdigit() and int(declared) <= self.limit):
+            elif declared is None or (
+                declared.isdigit() and len(declared) <= 18 and int(declared) <= self.limit
+            ):
                 # No body (neither header: RFC 9112 §6.3), or exactly the declared length, which
                 # the server delivers and no more: nothing to count.
                 await self.app(scope, receive, answer)

@@ -1,9 +1,7 @@
-"""Characters Python calls digits that ``int()`` refuses ("²", "①"): every place a number is read
-from outside answers in words, never a 500 or a traceback.
-
-``str.isdigit()`` is true for superscripts and circled digits, which ``int()`` and ``float()``
-refuse; each of these inputs reached an ``int()`` behind an ``isdigit()`` check.
-"""
+"""Numbers read from outside (a query string, a header, a form, a salt, the command line): digits
+Python's ``str.isdigit()`` accepts and ``int()`` refuses ("²", "①"), and more digits than
+``int()`` reads (4,300). Each reached an ``int()`` behind an ``isdigit()`` check and answered 500
+or a traceback; now every such place answers in words (service.numbers)."""
 
 from __future__ import annotations
 
@@ -17,6 +15,7 @@ import httpx
 from service.codes import read_code
 from service.connectors.http import retry_after
 from service.connectors.webhook import retry_after_seconds
+from service.numbers import whole_number
 from service.settings_admin import listen_problem
 from tests.admin.support import signed_in, with_admin
 from tests.support.app_server import client, relay_settings, serve
@@ -25,7 +24,14 @@ from tests.test_codes import subscribe
 from tests.widget.harness import serve_antibot, solve
 from tests.widget.test_antibot_http import QUICK, SUBSCRIBE, person, proofs
 
-ODD = ("²", "12345²", "①", "¹⁰")
+ODD = ("²", "12345²", "①", "¹⁰", "9" * 5000)
+
+
+def test_a_whole_number_is_ascii_digits_within_bounds() -> None:
+    assert whole_number("42") == 42 and whole_number(" 7 ") == 7 and whole_number("0") == 0
+    assert whole_number("65535", 65536) == 65535 and whole_number("65536", 65536) is None
+    for odd in (*ODD, "", "-1", "+1", "1.5", "1e3", "０", "9" * 19):
+        assert whole_number(odd) is None, odd
 
 
 def test_a_code_with_superscript_digits_is_not_a_code_and_full_width_digits_are() -> None:
@@ -55,11 +61,12 @@ async def test_a_forged_challenge_with_an_odd_expiry_is_refused_in_words(
     async with serve_antibot(configure, {"newsletter": QUICK}) as (url, _), client(url) as http:
         challenge = (await http.get("/v1/forms/newsletter/challenge")).json()
         forged = json.loads(base64.b64decode(solve(challenge)))
-        forged["salt"] = forged["salt"].split("?")[0] + "?expires=²&form=newsletter"
-        altcha = base64.b64encode(json.dumps(forged).encode()).decode()
-        answer = await http.post(SUBSCRIBE, json=person(**{**await proofs(http), "altcha": altcha}))
-        assert answer.status_code == 400, answer.text
-        assert answer.json()["field"] == "altcha"
+        for odd in ("²", "9" * 5000):
+            forged["salt"] = forged["salt"].split("?")[0] + f"?expires={odd}&form=newsletter"
+            altcha = base64.b64encode(json.dumps(forged).encode()).decode()
+            answer = await http.post(SUBSCRIBE, json=person(**{**await proofs(http), "altcha": altcha}))
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["field"] == "altcha"
 
 
 async def test_admin_pages_read_odd_numbers_as_absent(
@@ -86,9 +93,16 @@ def test_odd_numbers_from_a_relay_or_list_are_no_retry_hint() -> None:
 
 def test_odd_numbers_in_settings_and_on_the_command_line_are_told_in_words() -> None:
     assert listen_problem("127.0.0.1:²") is not None
-    for args in (["serve", "--workers", "²"], ["serve", "--port", "①"], ["dkim-keygen", "--bits", "²"]):
+    assert listen_problem("127.0.0.1:" + "9" * 5000) is not None
+    for args in (
+        ["serve", "--workers", "²"],
+        ["serve", "--port", "①"],
+        ["serve", "--port", "9" * 5000],
+        ["dkim-keygen", "--bits", "²"],
+    ):
         done = subprocess.run(
             [sys.executable, "-m", "service", *args], capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 2, (args, done.returncode, done.stderr[-500:])
         assert "Traceback" not in done.stderr, done.stderr
+        assert f"error: argument {args[1]}: " in done.stderr, done.stderr[-300:]
