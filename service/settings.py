@@ -255,4 +255,6 @@ def load_settings(path: str | None = None, env: Mapping[str, str] | None = None)
         raise ConfigError(f"{path} is not a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except ValueError as exc:  # a number TOML reads but Python does not (over 4,300 digits)
+        raise ConfigError(f"{path} holds a value that cannot be read: {exc}") from None
     return build_settings(raw, env, str(file))

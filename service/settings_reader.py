@@ -52,7 +52,7 @@ def parse_value(text: str) -> Any:
         pass
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, ValueError):  # ValueError: a number of over 4,300 digits
         return None
 
 
@@ -63,7 +63,8 @@ def typed(text: str, kind: type) -> Any:
         lowered = stripped.lower()
         return True if lowered in _TRUE else False if lowered in _FALSE else None
     if kind is int:
-        return int(stripped.replace("_", "")) if _INTEGER.fullmatch(stripped) else None
+        digits = stripped.replace("_", "")
+        return int(digits) if _INTEGER.fullmatch(stripped) and len(digits) <= 19 else None
     if kind is float:
         if not stripped or not _NUMBER.fullmatch(stripped) or stripped in ("+", "-", "."):
             return None
@@ -181,6 +182,11 @@ class Reader:
             self.problems.append(
                 f"{where} must be {TYPE_WORDS.get(kind, kind.__name__)}, not {value!r}{self._from(where)}"
             )
+            return default
+        if isinstance(value, float) and not math.isfinite(value):
+            # TOML writes nan and inf, and no comparison refuses nan: a delay of nan seconds would
+            # make every job due at a time that never comes.
+            self.problems.append(f"{where} must be a finite number, not {value!r}{self._from(where)}")
             return default
         return str(value) if kind is str else value
 

@@ -116,6 +116,26 @@ BAD: dict[str, tuple[str, dict[str, str], str]] = {
         {},
         "smtp.max_connections must be a whole number, not 'four'",
     ),
+    "a delay of nan": (
+        "[outbox]\nbase_delay = nan\n",
+        {},
+        "outbox.base_delay must be a finite number, not nan",
+    ),
+    "a timeout of inf": (
+        '[smtp]\nhost = "smtp.example.com"\nsender = "a@example.com"\ntimeout = inf\n',
+        {},
+        "smtp.timeout must be a finite number, not inf",
+    ),
+    "a number past int's 4,300 digits": (
+        "[limits]\nsignups_per_ip_hour = " + "9" * 5000 + "\n",
+        {},
+        "holds a value that cannot be read",
+    ),
+    "a number past int's digits from the environment": (
+        "",
+        {"OPTIN_LIMITS__SIGNUPS_PER_IP_HOUR": "9" * 5000},
+        "limits.signups_per_ip_hour must be a whole number, not '999",
+    ),
     "consent not in the form's language": (
         '[forms.news]\nlanguage = "en"\n[forms.news.consent_text]\nfr = "Oui"\n',
         {},

@@ -9,8 +9,10 @@ import base64
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
+import pytest
 
 from service.codes import read_code
 from service.connectors.http import retry_after
@@ -106,3 +108,16 @@ def test_odd_numbers_in_settings_and_on_the_command_line_are_told_in_words() -> 
         assert done.returncode == 2, (args, done.returncode, done.stderr[-500:])
         assert "Traceback" not in done.stderr, done.stderr
         assert f"error: argument {args[1]}: " in done.stderr, done.stderr[-300:]
+
+
+def test_an_import_pace_of_nan_is_refused_before_anything_is_read(tmp_path: Path) -> None:
+    # nan compares false with everything: it passed "<= 0", and every paced confirmation email
+    # was due at a time that never comes.
+    from service.errors import InputError
+    from service.imports.runner import ImportRunner
+    from service.settings import build_settings
+
+    settings = build_settings({"server": {"database": f"sqlite:///{tmp_path / 'o.db'}"}}, {}, "test")
+    for pace in (float("nan"), float("inf"), 0.0, -5.0):
+        with pytest.raises(InputError, match="--emails-per-minute must be a number more than 0"):
+            ImportRunner(settings, None, None, emails_per_minute=pace)  # type: ignore[arg-type]

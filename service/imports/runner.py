@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -111,8 +112,8 @@ class ImportRunner:
     def __init__(
         self, settings: Settings, store: Store, verifier: Verifier, *, emails_per_minute: float = 100.0
     ) -> None:
-        if emails_per_minute <= 0:
-            raise InputError("--emails-per-minute must be more than 0")
+        if not emails_per_minute > 0 or math.isinf(emails_per_minute):  # nan is neither > 0 nor <= 0
+            raise InputError("--emails-per-minute must be a number more than 0")
         self.settings = settings
         self.store = store
         self.verifier = verifier
