@@ -157,7 +157,7 @@ def _jsonl(path: Path, info: SourceInfo) -> tuple[list[str], Iterator[Row]]:
                 break
             try:
                 value = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: a line of thousands of "["
                 continue
             if isinstance(value, dict):
                 columns.update(dict.fromkeys(str(k) for k in value))
@@ -171,7 +171,7 @@ def _jsonl(path: Path, info: SourceInfo) -> tuple[list[str], Iterator[Row]]:
                     continue
                 try:
                     value = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     yield Row(number, problem="is not valid JSON")
                     continue
                 if not isinstance(value, dict):

@@ -104,7 +104,12 @@ async def test_json_lines_import_with_a_mapped_field(
     source = tmp_path / "x.jsonl"
     source.write_text(
         '{"email": "ann@gmail.com", "first_name": "Ann", "plan": "gold"}\nnot json\n'
-        '{"email": "bo@gmail.com", "plan": {"nested": 1}}\n',
+        '{"email": "bo@gmail.com", "plan": {"nested": 1}}\n'
+        + "[" * 5000  # deeper than Python's JSON parser goes: it raised RecursionError, a traceback
+        + "\n"
+        + '{"email": "cy@gmail.com", "plan": '
+        + "9" * 5000
+        + "}\n",  # past int()'s 4,300 digits
         encoding="utf-8",
     )
     report = tmp_path / "r.csv"
@@ -114,6 +119,8 @@ async def test_json_lines_import_with_a_mapped_field(
     assert reasons == {
         "2": "the row is not valid JSON",
         "3": "the row has a nested value under 'plan'; only flat objects import",
+        "4": "the row is not valid JSON",
+        "5": "the row is not valid JSON",
     }
 
 
