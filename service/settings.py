@@ -257,4 +257,6 @@ def load_settings(path: str | None = None, env: Mapping[str, str] | None = None)
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     except ValueError as exc:  # a number TOML reads but Python does not (over 4,300 digits)
         raise ConfigError(f"{path} holds a value that cannot be read: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path} nests arrays or tables deeper than can be read") from None
     return build_settings(raw, env, str(file))

@@ -48,11 +48,11 @@ def parse_value(text: str) -> Any:
     """A TOML or JSON value written as text (``["a", "b"]``, ``{a = 1}``, ``true``, ``2.5``), or None."""
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except (tomllib.TOMLDecodeError, ValueError):  # ValueError: a number of over 4,300 digits
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError):  # over 4,300 digits; "[[[…"
         return None
 
 

@@ -136,6 +136,11 @@ BAD: dict[str, tuple[str, dict[str, str], str]] = {
         {"OPTIN_LIMITS__SIGNUPS_PER_IP_HOUR": "9" * 5000},
         "limits.signups_per_ip_hour must be a whole number, not '999",
     ),
+    "arrays nested deeper than can be read": (
+        "[server]\ntrusted_proxies = " + "[" * 5000 + "\n",
+        {},
+        "nests arrays or tables deeper than can be read",
+    ),
     "consent not in the form's language": (
         '[forms.news]\nlanguage = "en"\n[forms.news.consent_text]\nfr = "Oui"\n',
         {},

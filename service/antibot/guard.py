@@ -152,7 +152,7 @@ def _decode_payload(raw: object) -> PayloadType:
             raise InputError(RELOAD, field=ALTCHA_FIELD, status=400)
         try:
             data = json.loads(base64.b64decode(raw, validate=True).decode())
-        except (ValueError, binascii.Error, UnicodeDecodeError):
+        except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):  # "[[[…": too deep
             raise InputError(RELOAD, field=ALTCHA_FIELD, status=400) from None
     if not isinstance(data, dict):
         raise InputError(RELOAD, field=ALTCHA_FIELD, status=400)

@@ -63,7 +63,7 @@ def vendor_message(response: httpx.Response) -> str:
     """The ESP's own explanation, from whichever error shape it uses, else the body's start."""
     try:
         body: Any = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         text = response.text.strip()
         return text[:300] if text else response.reason_phrase
     parts: list[str] = []
@@ -179,7 +179,7 @@ def json_body(response: httpx.Response) -> Any:
         return None
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

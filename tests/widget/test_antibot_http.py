@@ -222,3 +222,17 @@ def test_the_readme_snippet_pins_the_widget_as_served() -> None:
     assert embed_snippet("https://signup.example.com", "newsletter") in readme, (
         "README's embed snippet is stale: paste `python -m service.antibot.http` output"
     )
+
+
+async def test_a_proof_nested_too_deep_for_the_json_parser_is_refused_in_words(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    # 1,490 "[" fit the 2,000 characters a proof may have once base64'd; Python's JSON parser
+    # gives up at ~1,000 levels with a RecursionError, which answered 500.
+    configure = relay_settings(db_url, nameserver, starttls_relay, ca_file)
+    async with serve_antibot(configure, {"newsletter": QUICK}) as (url, _), client(url) as http:
+        deep = base64.b64encode(b"[" * 1490).decode()
+        assert len(deep) <= 2000
+        answer = await http.post(SUBSCRIBE, json=person(**{**await proofs(http), "altcha": deep}))
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["field"] == "altcha"
