@@ -210,7 +210,11 @@ def tracking_values(data: Mapping[str, Any], page_url: str | None) -> dict[str, 
     referrer = _scalar(data.get("referrer"))
     if isinstance(referrer, str):
         text = _text(referrer)[:MAX_REFERRER]
-        if urlsplit(text).scheme in ("http", "https"):
+        try:
+            scheme = urlsplit(text).scheme
+        except ValueError:  # "http://[x": an IPv6 bracket never closed
+            scheme = ""
+        if scheme in ("http", "https"):
             found["referrer"] = text
     return found
 

@@ -179,3 +179,22 @@ def test_check_config_show_prints_fields_and_lists_as_settings_it_reads_back() -
     assert again.forms["f"].fields == settings.forms["f"].fields
     assert again.forms["f"].lists == settings.forms["f"].lists
     assert again.forms["f"].reminder_after_hours == 48
+
+
+async def test_a_referrer_that_no_url_parser_reads_is_left_out_not_a_500(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    # urllib raises ValueError for an unclosed IPv6 bracket: a signup carrying such a referrer
+    # answered 500 (the visitor saw "something went wrong", nothing was stored).
+    configure = relay_settings(db_url, nameserver, starttls_relay, ca_file)
+    async with serve(configure) as (url, _), client(url) as http:
+        for i, referrer in enumerate(("http://[x", "https://[::1", "https://[fe80::1%eth0]/")):
+            body = {
+                "email": f"ref{i}@example.org",
+                "consent": True,
+                "referrer": referrer,
+                "page_url": referrer,
+            }
+            answer = await http.post("/v1/forms/newsletter/subscribe", json=body)
+            assert answer.status_code == 202, answer.text
+    assert len(await stored(db_url)) == 3

@@ -56,11 +56,13 @@ async def _addresses(host: str, port: int) -> list[str]:
 
 async def _checked_target(url: str, settings: ImportSettings) -> tuple[str, str, str]:
     """(URL with the checked address as host, the Host header, the TLS server name) or FetchError."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:  # "https://[x" or a port past 65535, perhaps from a redirect
+        raise FetchError(f"{url} is not a usable URL ({exc})") from None
     if parts.scheme not in ("https", "http") or not host:
         raise FetchError(f"{url} is not an http(s) URL")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     addresses = await _addresses(host, port)
     refused = [ip for ip in addresses if not _allowed(ip, settings.allow_loopback)]
     if refused or not addresses:
@@ -133,7 +135,12 @@ async def _follow(settings: ImportSettings, url: str, target: Path, out: BinaryI
             try:
                 if response.is_redirect:
                     location = response.headers.get("location", "")
-                    url = urljoin(url, location)
+                    try:
+                        url = urljoin(url, location)
+                    except ValueError:
+                        raise FetchError(
+                            f"{url} redirects to {location[:200]!r}, which is not a URL"
+                        ) from None
                     continue
                 if response.status_code != 200:
                     raise FetchError(f"{url} answered {response.status_code} {response.reason_phrase}")

@@ -134,6 +134,16 @@ async def test_ssrf_a_redirect_to_a_private_address_is_refused_before_connecting
         assert [path for path, _ in server.requests] == ["/export.csv"]
 
 
+async def test_a_redirect_to_something_that_is_no_url_is_refused_in_words(tmp_path: Path) -> None:
+    # An unclosed IPv6 bracket, a port past 65535: a FetchError in words (httpx's, or ours where
+    # urllib raised ValueError), never an "internal error" with a traceback in the log.
+    for location in ("http://[fe80::1/x.csv", "http://127.0.0.1:99999/x.csv", "https://[x]:1/x.csv"):
+        with export_server() as server:
+            server.redirects["/export.csv"] = location
+            with pytest.raises(FetchError, match="URL"):
+                await fetch(source(server.url("/export.csv"), allow_loopback=True, timeout=2), tmp_path)
+
+
 async def test_a_source_larger_than_max_bytes_is_refused(tmp_path: Path) -> None:
     with export_server() as server:
         server.files["/big.csv"] = b"email\n" + b"a@gmail.com\n" * 2000
