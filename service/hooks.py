@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 
 from service.errors import InputError
 from service.settings import FormSettings, HookSettings
-from service.signup import SignupRequest
+from service.signup import MAX_CONSENT_TEXT, SignupRequest
 
 SIGNATURE_HEADER = "Optin-Signature"
 
@@ -121,7 +122,14 @@ def _meta(meta: Mapping[str, Any], key: str, limit: int) -> str | None:
     return str(value)[:limit] if isinstance(value, str) and value else None
 
 
-MAX_CONSENT_TEXT = 2000
+def _meta_ip(meta: Mapping[str, Any]) -> str | None:
+    """The visitor's address as the plugin saw it, when it is one (it is kept as evidence and
+    counted against the per-address limits: no other text may stand in for it)."""
+    value = _meta(meta, "ip", 64)
+    try:
+        return str(ipaddress.ip_address(value.strip())) if value else None
+    except ValueError:
+        return None
 
 
 def consent_text_of(submission: Submission, hook: HookSettings) -> str | None:
@@ -165,10 +173,10 @@ def signup_from(
         language=optional(hook.language_field),
         consent=True,
         page_url=_meta(submission.meta, "page_url", 2000),
-        ip=_meta(submission.meta, "ip", 64) or sender_ip,
+        ip=_meta_ip(submission.meta) or sender_ip,
         user_agent=_meta(submission.meta, "user_agent", 500),
         source="hook",
-        limit_by_ip=_meta(submission.meta, "ip", 64) is not None,
+        limit_by_ip=_meta_ip(submission.meta) is not None,
         fields=fields,
         once_key=once,
         consent_text=consent_text_of(submission, hook),

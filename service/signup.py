@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +33,18 @@ from service.verification import Verdict, Verifier
 
 MAX_URL_LENGTH = 2000
 MAX_USER_AGENT_LENGTH = 500
+MAX_CONSENT_TEXT = 2000
+# Control characters other than line breaks and tabs, kept as evidence no more (PostgreSQL
+# refuses a NUL in any text: a page URL holding one made the signup fail there).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def evidence(text: str | None, limit: int) -> str | None:
+    """Text a visitor or a plugin sent, as the ledger keeps it: at most ``limit`` characters,
+    each control character shown as U+FFFD."""
+    return _CONTROLS.sub("\ufffd", text[:limit]) or None if text else None
+
+
 ONCE_TTL = 90 * 86_400.0  # how long a sender's submission id is remembered
 
 
@@ -162,16 +175,17 @@ class SignupService:
         first, last = clean_name(request.first_name), clean_name(request.last_name)
         language = pick_language(request.language, form)
         now = self.clock()
-        consent_text = request.consent_text or form.consent_in(language) or None
+        their_consent = evidence(request.consent_text, MAX_CONSENT_TEXT)  # a hook's own, as kept
+        consent_text = their_consent or form.consent_in(language) or None
         lists = f" lists={','.join(extras.lists)}" if extras.lists else ""
         event = ConsentEvent(
             event="signup",
             at=now,
             ip=recorded_ip(request.ip, self.settings.server.truncate_ips),
-            user_agent=(request.user_agent or "")[:MAX_USER_AGENT_LENGTH] or None,
-            page_url=(request.page_url or "")[:MAX_URL_LENGTH] or None,
+            user_agent=evidence(request.user_agent, MAX_USER_AGENT_LENGTH),
+            page_url=evidence(request.page_url, MAX_URL_LENGTH),
             consent_text=consent_text,  # the text shown, in its language
-            detail=f"form={form.id} via={request.source} {ledger_tag(form, language, request.consent_text)}{lists}",
+            detail=f"form={form.id} via={request.source} {ledger_tag(form, language, their_consent)}{lists}",
         )
         limits = self.settings.limits
         recipient = budget_key(self.settings.server.secret_key, email)

@@ -179,3 +179,31 @@ async def test_the_consent_text_the_visitor_saw_is_recorded_with_its_sha256(
     for email, text in (("ada@example.org", shown), ("bo@example.org", "Send me news")):
         assert signups[email].consent_text == text
         assert f"consent_sha256={hashlib.sha256(text.encode()).hexdigest()}" in str(signups[email].detail)
+
+
+async def test_what_a_plugin_says_of_the_visitor_is_kept_only_as_what_it_can_be(
+    starttls_relay: Relay, ca_file: str, db_url: str, nameserver: str
+) -> None:
+    # meta.ip is evidence and the per-address limit's key: text that is no IP address is not
+    # kept (the sender's address stands in). Control characters in the page URL, the user agent
+    # or the consent text are shown as U+FFFD: a NUL there failed the signup on PostgreSQL.
+    async with serve(with_hook(db_url, nameserver, starttls_relay, ca_file)) as (url, _):
+        async with client(url) as http:
+            fields = {"your-email": "zoe@example.org", "your-name": "Zoé", "optin-consent": ["1"]}
+            meta = {
+                "ip": "not-an-ip\u0000",
+                "user_agent": "Firefox\u0000/140",
+                "page_url": "https://www.example.com/c\u0000ontact",
+                "consent_text": "Yes\u0000, email me",
+            }
+            body = json.dumps({"submission_id": "odd-1", "fields": fields, "meta": meta}).encode()
+            answer = await http.post("/v1/hooks/newsletter", content=body, headers=signed(body))
+            assert answer.status_code == 202, answer.text
+    [(_, events)] = await stored(db_url)
+    signup = events[0]
+    assert signup.ip == "127.0.0.1"
+    assert signup.user_agent == "Firefox\ufffd/140"
+    assert signup.page_url == "https://www.example.com/c\ufffdontact"
+    kept = signup.consent_text  # the hook's own cleaning runs first: a space where the NUL was
+    assert kept is not None and kept.startswith("Yes") and "\u0000" not in kept
+    assert signup.detail is not None and hashlib.sha256(kept.encode()).hexdigest() in signup.detail
