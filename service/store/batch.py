@@ -5,7 +5,9 @@ Every write (a signup, a confirmation, a job's outcome) is an *operation*: a fun
 which runs on a database thread, each operation inside its own savepoint, and ends in one
 COMMIT; a caller is answered only after that COMMIT. One operation failing rolls back only its
 own savepoint. On PostgreSQL, an operation that lost a race to another instance (a unique
-violation, a deadlock) is rolled back to its savepoint and run again, up to a few times.
+violation) is rolled back to its savepoint and run again, up to a few times; one caught in a
+deadlock ends its batch early: what ran before it is committed, and it and the operations after
+it are queued again, first in line, up to a few times.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ T = TypeVar("T")
 Operation = Callable[[Transaction], Any]
 Outcome = tuple[bool, Any]  # (True, result) or (False, the exception the operation raised)
 RETRIES = 5
+
+
+class RunAgain(Exception):
+    """The outcome of an operation to run again in the next batch (``cause`` stopped it here)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class _Savepoints:
@@ -60,13 +70,22 @@ _RELEASE = "RELEASE SAVEPOINT op"
 
 
 def _run_one(
-    savepoints: _Savepoints, tx: Transaction, operation: Operation, retry_on: tuple[type[Exception], ...]
+    savepoints: _Savepoints,
+    tx: Transaction,
+    operation: Operation,
+    retry_on: tuple[type[Exception], ...],
+    yield_on: tuple[type[Exception], ...],
 ) -> Outcome:
     for attempt in range(RETRIES):
         savepoints.now("SAVEPOINT op")
         mark = tx.mark()
         try:
             result = operation(tx)
+        except yield_on as exc:
+            savepoints.now("ROLLBACK TO SAVEPOINT op")
+            savepoints.later(_RELEASE)
+            tx.rollback_to(mark)
+            return False, RunAgain(exc)
         except retry_on as exc:
             savepoints.now("ROLLBACK TO SAVEPOINT op")
             savepoints.later(_RELEASE)
@@ -88,10 +107,16 @@ def run_batch(conn: Connection, operations: list[Operation]) -> list[Outcome]:
     """Run ``operations`` in one transaction on ``conn`` (a database thread); then COMMIT."""
     tx = Transaction(conn)
     savepoints = _Savepoints(conn)
-    retry_on = conn.dialect.retry_on
+    retry_on, yield_on = conn.dialect.retry_on, conn.dialect.yield_on
     try:
         savepoints.later(conn.dialect.begin)
-        outcomes = [_run_one(savepoints, tx, operation, retry_on) for operation in operations]
+        outcomes: list[Outcome] = []
+        for operation in operations:
+            outcome = _run_one(savepoints, tx, operation, retry_on, yield_on)
+            outcomes.append(outcome)
+            if isinstance(outcome[1], RunAgain):  # commit what ran; the rest go in the next batch
+                outcomes += [(False, outcome[1])] * (len(operations) - len(outcomes))
+                break
         savepoints.settle()
         tx.flush()
         conn.execute("COMMIT")
@@ -124,13 +149,13 @@ class GroupCommit:
         self._runner = runner
         self._inflight = inflight
         self._max_batch = max_batch
-        self._queue: list[tuple[Operation, asyncio.Future[Any]]] = []
+        self._queue: list[tuple[Operation, asyncio.Future[Any], int]] = []  # with times run again
         self._active = 0  # flushers running; counted inside them, so none can end unseen
         self._flushers: set[asyncio.Task[None]] = set()
 
     async def submit(self, operation: Callable[[Transaction], T]) -> T:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((operation, future))
+        self._queue.append((operation, future, 0))
         if self._active < self._inflight:
             self._active += 1
             task = asyncio.create_task(self._flush())
@@ -145,17 +170,24 @@ class GroupCommit:
                 cut = len(self._queue) if self._max_batch is None else self._max_batch
                 batch, self._queue = self._queue[:cut], self._queue[cut:]
                 try:
-                    ops = [op for op, _ in batch]
+                    ops = [op for op, _, _ in batch]
                     outcomes = await loop.run_in_executor(self._executor, self._runner, ops)
                 except Exception as exc:  # the COMMIT itself failed: nothing in the batch happened
                     outcomes = [(False, exc)] * len(batch)
-                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                again = []
+                for (op, future, runs), (ok, value) in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
-                    if ok:
+                    if isinstance(value, RunAgain):
+                        if runs < RETRIES:
+                            again.append((op, future, runs + 1))
+                        else:
+                            future.set_exception(value.cause)
+                    elif ok:
                         future.set_result(value)
                     else:
                         future.set_exception(value)
+                self._queue = again + self._queue  # first in line: they were submitted first
         finally:
             self._active -= 1
 

@@ -55,6 +55,10 @@ class Dialect:
     skip_locked: str  # after a claim's inner SELECT: rows another instance holds are skipped
     lock: str  # takes a lock named by a text key until the transaction ends ("" when writes are serial)
     retry_on: tuple[type[Exception], ...]  # an operation failing with these is run again in its savepoint
+    # An operation failing with these waits for another transaction that may wait for a lock an
+    # earlier operation of its own batch holds: the batch commits what it has, and the operation
+    # and those after it run again in the next batch.
+    yield_on: tuple[type[Exception], ...] = ()
     notify: str = ""  # tells other instances' workers that a job was queued (sent at COMMIT)
     row_id: str = "rowid"  # the physical row's name, for tables without a key
     # Statements without parameters can be sent together, in one round trip (PostgreSQL's
@@ -73,13 +77,14 @@ def postgresql_dialect() -> Dialect:
         begin="BEGIN",
         skip_locked=" FOR UPDATE SKIP LOCKED",
         lock="SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
-        # Two instances inserting the same contact, or locking keys in opposite orders: the
-        # loser's operation is rolled back to its savepoint and run again, now seeing the winner.
-        retry_on=(
-            psycopg.errors.UniqueViolation,
-            psycopg.errors.DeadlockDetected,
-            psycopg.errors.SerializationFailure,
-        ),
+        # Two instances inserting the same contact: the loser's operation is rolled back to its
+        # savepoint and run again, now seeing the winner.
+        retry_on=(psycopg.errors.UniqueViolation, psycopg.errors.SerializationFailure),
+        # A deadlock between two batches: each operation takes its locks in one order, but a
+        # batch holds every lock its earlier operations took (a hook's signup: the contact, then
+        # the budget; the next one, from a visitor: the visitor's address first). Run again in
+        # place, the operation meets the same cycle; after the batch's COMMIT, it is gone.
+        yield_on=(psycopg.errors.DeadlockDetected,),
         notify=f"NOTIFY {JOBS_CHANNEL}",
         row_id="ctid",
         joins_statements=True,

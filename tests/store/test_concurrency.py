@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from service.errors import InputError
 from service.limits import allow_confirmation_email, check_request
@@ -117,3 +118,41 @@ async def test_one_contact_signed_up_on_two_instances_at_once_is_one_contact(pos
         await first.close()
         await second.close()
     assert len(set(ids)) == 1
+
+
+async def test_two_batches_locking_in_opposite_orders_both_commit(postgres: Cluster) -> None:
+    # Each batch's first operation takes one lock, its second the other's: a deadlock. The
+    # loser's second operation used to be retried in place, where its batch still held the first
+    # lock: the same deadlock five times (a second each, PostgreSQL's deadlock_timeout), then a
+    # DeadlockDetected to the caller (a 500 for a signup). Now the loser's batch commits what
+    # ran, and the operation runs again in the next batch, once the other has committed.
+    import threading
+
+    from service.store import Transaction
+
+    first, second = await _two_stores(postgres.new_database())
+    both_hold_one = threading.Barrier(2, timeout=10)
+
+    def take(key: str, wait: bool) -> Callable[[Transaction], str]:
+        def operation(tx: Transaction) -> str:
+            tx.lock(key)
+            if wait:
+                both_hold_one.wait()
+            return key
+
+        return operation
+
+    try:
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                first.write(take("left", True)),
+                first.write(take("right", False)),
+                second.write(take("right", True)),
+                second.write(take("left", False)),
+            ),
+            timeout=30,
+        )
+    finally:
+        await first.close()
+        await second.close()
+    assert list(results) == ["left", "right", "right", "left"]
