@@ -27,11 +27,13 @@ RETRIES = 5
 
 
 class RunAgain(Exception):
-    """The outcome of an operation to run again in the next batch (``cause`` stopped it here)."""
+    """The outcome of an operation to run again in the next batch: ``cause`` stopped it here
+    (``tried``), or stopped one before it in the batch, and it did not run."""
 
-    def __init__(self, cause: BaseException) -> None:
+    def __init__(self, cause: BaseException, tried: bool = True) -> None:
         super().__init__(str(cause))
         self.cause = cause
+        self.tried = tried
 
 
 class _Savepoints:
@@ -115,7 +117,9 @@ def run_batch(conn: Connection, operations: list[Operation]) -> list[Outcome]:
             outcome = _run_one(savepoints, tx, operation, retry_on, yield_on)
             outcomes.append(outcome)
             if isinstance(outcome[1], RunAgain):  # commit what ran; the rest go in the next batch
-                outcomes += [(False, outcome[1])] * (len(operations) - len(outcomes))
+                outcomes += [(False, RunAgain(outcome[1].cause, tried=False))] * (
+                    len(operations) - len(outcomes)
+                )
                 break
         savepoints.settle()
         tx.flush()
@@ -179,7 +183,9 @@ class GroupCommit:
                     if future.done():
                         continue
                     if isinstance(value, RunAgain):
-                        if runs < RETRIES:
+                        if not value.tried:  # it never ran: its turns are not used up
+                            again.append((op, future, runs))
+                        elif runs < RETRIES:
                             again.append((op, future, runs + 1))
                         else:
                             future.set_exception(value.cause)
