@@ -20,7 +20,7 @@ from service.settings_admin import admin_section
 from service.settings_checks import address_problem, port_problem
 from service.settings_env import layer
 from service.settings_forms import form_section
-from service.settings_reader import DEFAULT, Reader, closest, dataclass_section, table_of
+from service.settings_reader import DEFAULT, Reader, closest, control_characters, dataclass_section, table_of
 from service.settings_sections import check_numbers, server_section, smtp_section
 from service.settings_types import (
     ADMIN_SCOPES,
@@ -194,6 +194,7 @@ def build_settings(raw: Mapping[str, Any], env: Mapping[str, str], source: str) 
     reader = Reader(env, layered.origins)
     reader.problems.extend(layered.problems)
     data = layered.data
+    reader.problems.extend(control_characters(data))
     server = server_section(table_of(data, "server", reader), reader)
     dev = dataclass_section(DevSettings, table_of(data, "dev", reader), "dev", reader)
     if problem := port_problem(dev.mail_catcher_port, allow_zero=True):

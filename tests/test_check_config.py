@@ -141,6 +141,11 @@ BAD: dict[str, tuple[str, dict[str, str], str]] = {
         {},
         "nests arrays or tables deeper than can be read",
     ),
+    "a NUL in a consent text": (
+        '[forms.news]\nconsent_text = "Yes\\u0000, email me"\n',
+        {},
+        "forms.news.consent_text holds a control character (such as \\u0000); remove it",
+    ),
     "consent not in the form's language": (
         '[forms.news]\nlanguage = "en"\n[forms.news.consent_text]\nfr = "Oui"\n',
         {},
