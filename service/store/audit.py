@@ -75,11 +75,8 @@ async def signin_succeeded(store: BaseStore, keys: Sequence[str], admitted_at: f
     """The attempt admitted at ``admitted_at`` was right: it is not a failure."""
 
     def give_back(tx: Transaction) -> None:
-        for key in keys:
-            tx.execute(
-                "UPDATE rate_buckets SET count = count - 1 WHERE key = ? AND bucket = ? AND count > 0",
-                (key, int(admitted_at // BUCKET)),
-            )
+        for key in keys:  # written with every other count, in the batch's final flush
+            tx.add_to_bucket(key, int(admitted_at // BUCKET), -1)
 
     await store.write(give_back)
 

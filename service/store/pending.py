@@ -14,7 +14,7 @@ from collections import Counter
 class PendingCounts:
     def __init__(self) -> None:
         self.hits: list[tuple[str, float]] = []  # (key, at): rows for rate_hits, in order
-        self.buckets: list[tuple[str, int]] = []  # (key, bucket): increments of rate_buckets
+        self.buckets: list[tuple[str, int, int]] = []  # (key, bucket, amount): for rate_buckets
         self._hits_of: dict[str, list[float]] = {}
         self._buckets_of: dict[str, Counter[int]] = {}
 
@@ -22,9 +22,13 @@ class PendingCounts:
         self.hits.append((key, at))
         self._hits_of.setdefault(key, []).append(at)
 
-    def add_to_bucket(self, key: str, bucket: int) -> None:
-        self.buckets.append((key, bucket))
-        self._buckets_of.setdefault(key, Counter())[bucket] += 1
+    def add_to_bucket(self, key: str, bucket: int, amount: int = 1) -> None:
+        """``amount`` more in the bucket (less, when negative: a count given back)."""
+        self.buckets.append((key, bucket, amount))
+        counts = self._buckets_of.setdefault(key, Counter())
+        counts[bucket] += amount
+        if not counts[bucket]:
+            del counts[bucket]
 
     def hits_since(self, key: str, since: float) -> list[float]:
         return [at for at in self._hits_of.get(key, ()) if at > since]
@@ -50,9 +54,9 @@ class PendingCounts:
             key, _ = self.hits.pop()
             self._hits_of[key].pop()
         while len(self.buckets) > mark[1]:
-            key, bucket = self.buckets.pop()
+            key, bucket, amount = self.buckets.pop()
             counts = self._buckets_of[key]
-            counts[bucket] -= 1
+            counts[bucket] -= amount
             if not counts[bucket]:
                 del counts[bucket]
 

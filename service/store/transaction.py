@@ -256,9 +256,10 @@ class Transaction(SignupQueries, RemovalQueries):
                 found[key] = (count + more, first if oldest is None else min(oldest, first))
         return found
 
-    def add_to_bucket(self, key: str, bucket: int) -> None:
-        """Counted at once by this batch, written with the batch (see :meth:`flush`)."""
-        self._pending.add_to_bucket(key, bucket)
+    def add_to_bucket(self, key: str, bucket: int, amount: int = 1) -> None:
+        """Counted at once by this batch, written with the batch (see :meth:`flush`); a negative
+        ``amount`` gives counts back."""
+        self._pending.add_to_bucket(key, bucket, amount)
 
     # --- what the batch writes once, just before its COMMIT -----------------------------------
 
@@ -274,12 +275,16 @@ class Transaction(SignupQueries, RemovalQueries):
         """Write the batch's counters in one statement each, and tell other instances' workers
         about new jobs once. Done last, so the shared counter rows (every signup of a form adds
         to the same one) are locked only for the moment of the COMMIT."""
-        if self._pending.buckets:
-            increments = Counter(self._pending.buckets)
+        increments: Counter[tuple[str, int]] = Counter()
+        for key, bucket, amount in self._pending.buckets:
+            increments[(key, bucket)] += amount
+        if changed := [(key, bucket, n) for (key, bucket), n in sorted(increments.items()) if n]:
+            # In one sorted order in every batch: two batches' flushes never wait on each other
+            # in a cycle. A count given back lowers a row counted by an earlier batch.
             self._db.executemany(
                 "INSERT INTO rate_buckets (key, bucket, count) VALUES (?, ?, ?)"
                 " ON CONFLICT (key, bucket) DO UPDATE SET count = rate_buckets.count + excluded.count",
-                [(key, bucket, n) for (key, bucket), n in sorted(increments.items())],
+                changed,
             )
         if self._pending.hits:
             self._db.executemany("INSERT INTO rate_hits (key, at) VALUES (?, ?)", self._pending.hits)

@@ -46,7 +46,7 @@ def test_a_rollback_forgets_what_was_added_after_the_mark_and_nothing_before() -
     assert pending.in_buckets("form:a", 0) == (1, 10)
     assert pending.hits_since("mail:x", 0.0) == [1.0]
     assert pending.hits_since("mail:y", 0.0) == []
-    assert pending.buckets == [("form:a", 10)] and pending.hits == [("mail:x", 1.0)]
+    assert pending.buckets == [("form:a", 10, 1)] and pending.hits == [("mail:x", 1.0)]
     pending.rollback_to(mark)  # nothing more to forget
     assert pending.in_buckets("form:a", 0) == (1, 10)
 
@@ -97,3 +97,15 @@ async def test_one_batch_of_many_operations_counts_exactly_and_forgets_failed_on
     assert outcomes.count(True) == limit
     # The failing ones, interleaved, took nothing: the first ``limit`` of the others all passed.
     assert outcomes[: 2 * limit : 2] == [True] * limit
+
+
+def test_a_count_given_back_lowers_the_bucket_and_a_rollback_undoes_it() -> None:
+    pending = PendingCounts()
+    pending.add_to_bucket("admin-signin:all", 7)
+    mark = pending.mark()
+    pending.add_to_bucket("admin-signin:all", 7, -1)
+    assert pending.in_buckets("admin-signin:all", 0) is None
+    pending.rollback_to(mark)
+    assert pending.in_buckets("admin-signin:all", 0) == (1, 7)
+    pending.add_to_bucket("admin-signin:ip:x", 8, -1)  # counted by an earlier batch, given back
+    assert pending.in_buckets("admin-signin:ip:x", 0) == (-1, 8)
