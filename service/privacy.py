@@ -8,9 +8,9 @@ erasure cannot re-add the address to a list.
 from __future__ import annotations
 
 import time
-import unicodedata
 from typing import Any
 
+from service.controls import has_control
 from service.ledger import iso
 from service.limits import address_hash
 from service.mailbox import mailbox_key
@@ -25,7 +25,7 @@ def canonical(email: str) -> str:
 def _nobodys(address: str) -> bool:
     """Text no stored address can be: a control character (PostgreSQL refuses a NUL in any
     text, so looking one up would fail; nothing we store holds one)."""
-    return not address or any(unicodedata.category(ch) == "Cc" for ch in address)
+    return not address or has_control(address)
 
 
 async def export_contact(store: Store, secret: str, email: str) -> dict[str, Any] | None:

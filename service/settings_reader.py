@@ -16,6 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from service.controls import has_control
+
 DEFAULT = "default"
 _INTEGER = re.compile(r"[+-]?\d[\d_]*")
 _NUMBER = re.compile(r"[+-]?(\d[\d_]*)?(\.\d+)?([eE][+-]?\d+)?")
@@ -226,9 +228,6 @@ def dataclass_section(cls: type, table: dict[str, Any], section: str, r: Reader)
     return cls(**values)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def control_characters(data: Mapping[str, Any], where: str = "") -> list[str]:
     """Every text of the settings holding a control character other than a tab or a line break
     (TOML spells them ``\\u0000``): none belongs in a title, an address or a key, and a NUL in a
@@ -236,15 +235,9 @@ def control_characters(data: Mapping[str, Any], where: str = "") -> list[str]:
     found: list[str] = []
     for key, value in data.items():
         here = f"{where}.{key}" if where else str(key)
-        texts = (
-            [value]
-            if isinstance(value, str)
-            else [v for v in value if isinstance(v, str)]
-            if isinstance(value, list)
-            else []
-        )
         if isinstance(value, Mapping):
             found += control_characters(value, here)
-        if _CONTROL.search(str(key)) or any(_CONTROL.search(text) for text in texts):
+        items = value if isinstance(value, list) else [value]
+        if has_control(str(key)) or any(isinstance(item, str) and has_control(item) for item in items):
             found.append(f"{here} holds a control character (such as \\u0000); remove it")
     return found

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +18,7 @@ from typing import Any
 
 from service import jobs, metrics
 from service.codes import CodeKeys, Handles, new_code
+from service.controls import marked
 from service.errors import InputError
 from service.form_fields import Extras, read_extras
 from service.guards import SignupGuard
@@ -34,15 +34,13 @@ from service.verification import Verdict, Verifier
 MAX_URL_LENGTH = 2000
 MAX_USER_AGENT_LENGTH = 500
 MAX_CONSENT_TEXT = 2000
-# Control characters other than line breaks and tabs, kept as evidence no more (PostgreSQL
-# refuses a NUL in any text: a page URL holding one made the signup fail there).
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def evidence(text: str | None, limit: int) -> str | None:
     """Text a visitor or a plugin sent, as the ledger keeps it: at most ``limit`` characters,
-    each control character shown as U+FFFD."""
-    return _CONTROLS.sub("\ufffd", text[:limit]) or None if text else None
+    each control character shown as U+FFFD (a NUL in a page URL made the signup fail on
+    PostgreSQL)."""
+    return marked(text[:limit]) or None if text else None
 
 
 ONCE_TTL = 90 * 86_400.0  # how long a sender's submission id is remembered

@@ -59,7 +59,3 @@ class PendingCounts:
             counts[bucket] -= amount
             if not counts[bucket]:
                 del counts[bucket]
-
-    def clear(self) -> None:
-        self.hits, self.buckets = [], []
-        self._hits_of, self._buckets_of = {}, {}

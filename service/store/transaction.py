@@ -290,7 +290,7 @@ class Transaction(SignupQueries, RemovalQueries):
             self._db.executemany("INSERT INTO rate_hits (key, at) VALUES (?, ?)", self._pending.hits)
         if self._notify and self._db.dialect.notify:
             self._db.execute(self._db.dialect.notify)
-        self._pending.clear()
+        self._pending = PendingCounts()
         self._notify = False
 
     def add_link_event(

@@ -31,8 +31,8 @@ class Period:
     @classmethod
     def of(cls, request: Request, now: float) -> Period:
         raw = request.query_params.get("days", "30")
-        days = whole_number(raw) or 30
-        days = days if days in PERIODS else 30
+        asked = whole_number(raw)
+        days = asked if asked in PERIODS else 30
         first = int(now // DAY) - days + 1
         return cls(days, float(first * DAY), now, first)
 
