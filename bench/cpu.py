@@ -175,6 +175,7 @@ def quiet_access_log() -> None:
 
 
 async def main_async(args: argparse.Namespace) -> None:
+    from bench.app_runner import without_edge
     from bench.bare import app as bare
     from service.app import create_app
     from service.settings import load_settings
@@ -193,7 +194,7 @@ async def main_async(args: argparse.Namespace) -> None:
             await stack.enter_async_context(app.router.lifespan_context(app))
             apps["optin"] = app
             stripped = create_app(settings, role)
-            stripped.user_middleware = []
+            without_edge(stripped)
             stripped.state = app.state  # the same services, without the middlewares
             apps["stripped"] = stripped
         # The access log as in the HTTP benches: bench.serving runs uvicorn at log level warning
@@ -228,6 +229,7 @@ async def main_async(args: argparse.Namespace) -> None:
             stats.print_stats(args.top)
             if args.callees:
                 stats.print_callees(args.callees)
+                stats.print_callers(args.callees)
             print(out.getvalue())
             return
         best: dict[str, Spent] = {}

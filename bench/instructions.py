@@ -40,6 +40,7 @@ def counting(state: str) -> None:
 
 async def child(name: str, requests: int) -> None:
     """Under valgrind: warm ``name`` up, then count ``requests`` requests."""
+    from bench.app_runner import without_edge
     from bench.bare import app as bare
     from service.app import create_app
     from service.settings import load_settings
@@ -57,7 +58,7 @@ async def child(name: str, requests: int) -> None:
             app = bare
         elif name == "verify-stripped":
             app = create_app(settings, "web")
-            app.user_middleware = []
+            without_edge(app)
             app.state = optin.state  # the same services, without the middlewares
         made = cpu.signup_requests("bare") if name == "bare" else cpu.verify_requests
         await cpu.drive(app, made, 640, 64, 10_000_000)

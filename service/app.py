@@ -126,7 +126,7 @@ def routes(settings: Settings, role: Role = "all") -> list[Route]:
     table = [
         Route("/v1/forms/{form_id}/subscribe", api.subscribe, methods=["POST"]),
         Route("/v1/verify", SelfContained(api.verify), methods=["POST"]),
-        Route("/widget.js", antibot_http.widget_script),
+        Route("/widget.js", SelfContained(antibot_http.widget_script), methods=["GET"]),
         Route("/widget/{version}/{name:path}", antibot_http.widget_asset),
         Route("/v1/forms/{form_id}/challenge", antibot_http.challenge),
         Route("/v1/forms/{form_id}", api.form_config),
@@ -159,7 +159,9 @@ def routes(settings: Settings, role: Role = "all") -> list[Route]:
     return table
 
 
-def create_app(configured: Settings, role: Role = "all", clock: Callable[[], float] = time.time) -> Starlette:
+def create_app(
+    configured: Settings, role: Role = "all", clock: Callable[[], float] = time.time
+) -> EdgedStarlette:
     """``clock``: the time signups, codes, reminders and the outbox go by (tests move it on)."""
 
     @contextlib.asynccontextmanager
@@ -250,7 +252,7 @@ def create_app(configured: Settings, role: Role = "all", clock: Callable[[], flo
     settings = configured
     table = routes(settings, role)
     app = EdgedStarlette(
-        lambda inner: Edge(inner, routes=table, settings=settings),
+        lambda inner: Edge(inner, routes=table, settings=settings, on_error=server_error),
         routes=table,
         exception_handlers={HTTPException: not_found, Exception: server_error},
         lifespan=lifespan,

@@ -165,11 +165,24 @@ def test_the_quick_histogram_observer_counts_as_prometheus_does() -> None:
     assert samples("quick_seconds") == samples("plain_seconds")
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "broken_handler"),
+    [
+        ("GET", "/v1/forms/newsletter", "form_config"),  # through Starlette's router and error layers
+        ("POST", "/v1/verify", "verify"),  # called straight by the edge (service.web.direct)
+    ],
+)
 async def test_an_unexpected_error_is_a_500_with_the_headers_a_request_id_and_its_log_line(
-    db_url: str, nameserver: str, monkeypatch: pytest.MonkeyPatch
+    db_url: str,
+    nameserver: str,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    path: str,
+    broken_handler: str,
 ) -> None:
     """No route is known to fail: one is made to, as a bug would (Starlette answers a 500 from
-    outside every middleware in its list; the edge sits outside that too)."""
+    outside every middleware in its list; the edge sits outside that too, and answers it itself
+    for a route it calls straight)."""
     from service.web import api
 
     async def broken(request: object) -> None:
@@ -186,12 +199,14 @@ async def test_an_unexpected_error_is_a_500_with_the_headers_a_request_id_and_it
             request = CURRENT.get()
             self.lines.append((record.getMessage(), request.id if request else None))
 
-    monkeypatch.setattr(api, "form_config", broken)
+    monkeypatch.setattr(api, broken_handler, broken)
     lines = Lines()
     logging.getLogger("optin").addHandler(lines)
     try:
         async with serve(configure(db_url, nameserver)) as (url, _), client(url) as http:
-            answer = await http.get("/v1/forms/newsletter", headers={"X-Request-ID": "req-500-test"})
+            answer = await http.request(
+                method, path, headers={"X-Request-ID": "req-500-test"}, json={"email": "a@example.com"}
+            )
     finally:
         logging.getLogger("optin").removeHandler(lines)
     assert answer.status_code == 500
@@ -199,4 +214,4 @@ async def test_an_unexpected_error_is_a_500_with_the_headers_a_request_id_and_it
     assert answer.headers.get_list("x-content-type-options") == ["nosniff"]
     assert answer.headers.get_list("strict-transport-security") == ["max-age=31536000; includeSubDomains"]
     assert answer.headers.get_list("x-request-id") == ["req-500-test"]
-    assert ("unexpected error on GET /v1/forms/newsletter", "req-500-test") in lines.lines
+    assert (f"unexpected error on {method} {path}", "req-500-test") in lines.lines

@@ -50,7 +50,8 @@ def services(request: Request) -> Services:
 class SelfContained:
     """A route handler run as a plain ASGI app, for hot routes whose handler turns every error
     into an answer itself: Starlette's exception wrapper (one more layer around ``send`` on each
-    request) has nothing to catch there. Route still checks the method (a 405) before it runs."""
+    request) has nothing to catch there. At a fixed path the edge calls the handler straight
+    (service.web.direct); any other method still gets the router's 405."""
 
     def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
         self.handler = handler
