@@ -7,13 +7,16 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.settings import Settings
 from tests.admin.support import KEYS, with_admin
 from tests.support.app_server import (
     HOOK_SECRET,
+    base_config,
     bound_socket,
     client,
     confirm,
     link_in,
+    make_settings,
     relay_settings,
     serve,
     sign_up,
@@ -98,6 +101,33 @@ async def test_a_signup_confirm_unsubscribe_walk_moves_each_counter_by_one(
     assert after[subscribe] - before.get(subscribe, 0) == 1
     assert after[sample("optin_outbox_jobs", state="pending")] == 0
     assert after[sample("optin_outbox_oldest_due_age_seconds")] == 0
+
+
+async def test_routes_the_edge_calls_straight_are_timed_under_their_template(
+    db_url: str, nameserver: str
+) -> None:
+    """POST /v1/verify and GET /widget.js skip the router (service.web.direct): their latency
+    still lands under the route, and a method the route does not take is still the router's 405."""
+
+    def configure(url: str) -> Settings:
+        return make_settings(base_config(db_url, url, nameserver))
+
+    async with serve(with_admin(configure)) as (url, _), client(url) as http:
+        before = await scrape(http)
+        assert (await http.post("/v1/verify", json={"email": "ann@example.org"})).status_code == 200
+        assert (await http.post("/v1/verify", content=b"{")).status_code == 400
+        assert (await http.get("/widget.js")).status_code == 200
+        assert (await http.get("/v1/verify")).status_code == 405
+        after = await scrape(http)
+
+    def count(method: str, route: str, status: str) -> float:
+        key = sample("optin_http_request_duration_seconds_count", method=method, route=route, status=status)
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert count("POST", "/v1/verify", "200") == 1
+    assert count("POST", "/v1/verify", "400") == 1
+    assert count("GET", "/widget.js", "200") == 1
+    assert count("GET", "/v1/verify", "405") == 1
 
 
 async def test_refusals_retries_and_dead_emails_are_counted(
