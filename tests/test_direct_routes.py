@@ -7,8 +7,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from service.antibot.http import bundle
+from service.settings import Settings
 from service.web.context import SelfContained
 from service.web.direct import Direct, direct_routes
+from tests.support.app_server import base_config, client, make_settings, serve
 
 
 async def hello(request: Request) -> Response:
@@ -37,3 +40,27 @@ def test_a_route_an_earlier_one_would_take_first_is_left_to_the_router() -> None
     # the later one's: the earlier only half-matches them (another method), as the router sees it.
     assert set(direct_routes([earlier, later])) == {("GET", "/v1/verify"), ("HEAD", "/v1/verify")}
     assert set(direct_routes([only_get, later])) == {("POST", "/v1/verify")}
+
+
+async def test_the_widget_answers_head_get_and_a_stale_copy_as_before_and_refuses_post(
+    db_url: str, nameserver: str
+) -> None:
+    def configure(url: str) -> Settings:
+        return make_settings(base_config(db_url, url, nameserver))
+
+    async with serve(configure) as (url, _), client(url) as http:
+        got = await http.get("/widget.js", headers={"accept-encoding": "identity"})
+        head = await http.head("/widget.js", headers={"accept-encoding": "identity"})
+        again = await http.get("/widget.js", headers={"if-none-match": got.headers["etag"]})
+        posted = await http.post("/widget.js", content=b"")
+    assert got.status_code == head.status_code == 200
+    assert got.content == bundle().files["widget.js"][0]  # the widget as served, not gzipped
+    assert head.content == b""
+    assert head.headers["content-length"] == got.headers["content-length"] == str(len(got.content))
+    assert head.headers["etag"] == got.headers["etag"]
+    for answer in (got, head, again, posted):
+        assert answer.headers.get_list("x-content-type-options") == ["nosniff"]
+        assert answer.headers.get("x-request-id")
+    assert again.status_code == 304
+    assert again.content == b""
+    assert posted.status_code == 405
