@@ -14,7 +14,7 @@ from collections import Counter
 class PendingCounts:
     def __init__(self) -> None:
         self.hits: list[tuple[str, float]] = []  # (key, at): rows for rate_hits, in order
-        self.buckets: list[tuple[str, int, int]] = []  # (key, bucket, amount): for rate_buckets
+        self.buckets: list[tuple[str, int, int]] = []  # (key, bucket, amount): to undo, in order
         self._hits_of: dict[str, list[float]] = {}
         self._buckets_of: dict[str, Counter[int]] = {}
 
@@ -36,14 +36,17 @@ class PendingCounts:
     def in_buckets(self, key: str, first_bucket: int) -> tuple[int, int] | None:
         """How many of ``key``'s pending increments fall in buckets from ``first_bucket`` on,
         and the oldest such bucket; None for none."""
-        found = [
-            (bucket, n)
-            for bucket, n in self._buckets_of.get(key, Counter()).items()
-            if bucket >= first_bucket
-        ]
+        counts = self._buckets_of.get(key)
+        found = [(bucket, n) for bucket, n in counts.items() if bucket >= first_bucket] if counts else []
         if not found:
             return None
         return sum(n for _, n in found), min(bucket for bucket, _ in found)
+
+    def increments(self) -> list[tuple[str, int, int]]:
+        """(key, bucket, net amount) for each bucket that changed, sorted: what the flush writes."""
+        return sorted(
+            (key, bucket, n) for key, counts in self._buckets_of.items() for bucket, n in counts.items()
+        )
 
     def mark(self) -> tuple[int, int]:
         return len(self.hits), len(self.buckets)

@@ -10,7 +10,6 @@ a PostgreSQL database decide one after the other, as SQLite's single writer alwa
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import astuple
 from typing import Any
@@ -275,10 +274,7 @@ class Transaction(SignupQueries, RemovalQueries):
         """Write the batch's counters in one statement each, and tell other instances' workers
         about new jobs once. Done last, so the shared counter rows (every signup of a form adds
         to the same one) are locked only for the moment of the COMMIT."""
-        increments: Counter[tuple[str, int]] = Counter()
-        for key, bucket, amount in self._pending.buckets:
-            increments[(key, bucket)] += amount
-        if changed := [(key, bucket, n) for (key, bucket), n in sorted(increments.items()) if n]:
+        if changed := self._pending.increments():
             # In one sorted order in every batch: two batches' flushes never wait on each other
             # in a cycle. A count given back lowers a row counted by an earlier batch.
             self._db.executemany(
