@@ -165,6 +165,7 @@ def signup_from(
         if submission.submission_id
         else None
     )
+    visitor_ip = _meta_ip(submission.meta)  # only the visitor's own address counts against limits
     return SignupRequest(
         form_id=form.id,
         email=email,
@@ -173,10 +174,10 @@ def signup_from(
         language=optional(hook.language_field),
         consent=True,
         page_url=_meta(submission.meta, "page_url", 2000),
-        ip=_meta_ip(submission.meta) or sender_ip,
+        ip=visitor_ip or sender_ip,
         user_agent=_meta(submission.meta, "user_agent", 500),
         source="hook",
-        limit_by_ip=_meta_ip(submission.meta) is not None,
+        limit_by_ip=visitor_ip is not None,
         fields=fields,
         once_key=once,
         consent_text=consent_text_of(submission, hook),

@@ -1,7 +1,7 @@
 """Routes the edge may call straight, past Starlette's error layers and its router.
 
-A cached ``POST /v1/verify`` spent about a twentieth of its instructions in layers that had
-nothing to do for it: Starlette's two error middlewares (each one more coroutine around every
+A cached ``POST /v1/verify`` spent an eighth of its instructions (46 k of 371 k) in layers that
+had nothing to do for it: Starlette's two error middlewares (each one more coroutine around every
 ``send``, one building a Request per call) and the router trying each route's pattern in turn. A
 route whose app answers every error itself (service.web.context.SelfContained) at a fixed path
 is found by (method, path) in one dictionary look-up instead; the edge then does what those
