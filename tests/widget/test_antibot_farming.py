@@ -133,3 +133,20 @@ async def test_a_refused_address_and_network_get_harder_challenges_that_still_so
         "s1@example.org",
         "real@example.org",
     }
+
+
+async def test_a_verify_refused_over_its_limit_counts_as_a_refusal_too(db_url: str, nameserver: str) -> None:
+    """POST /v1/verify is answered from the edge itself (service.web.direct): its 429 must still
+    be noted against the client, as every other visitor route's is."""
+    configure = behind_proxy(db_url, nameserver, verify_per_ip_minute=2)
+    async with serve_antibot(configure, {"newsletter": QUICK}) as (url, _), client(url) as http:
+        checker, other = "93.184.216.20", "198.41.0.5"
+        body = {"email": "ann@example.org", "form": "newsletter"}
+        statuses = [
+            (await http.post("/v1/verify", json=body, headers=source(checker))).status_code for _ in range(3)
+        ]
+        assert statuses == [200, 200, 429]
+        altcha = (await challenge(http, checker))["altcha"]
+        assert isinstance(altcha, dict) and altcha["maxnumber"] == 3 * BASE
+        untouched = (await challenge(http, other))["altcha"]
+        assert isinstance(untouched, dict) and untouched["maxnumber"] == BASE
