@@ -7,21 +7,17 @@ measures what writing alone costs, beside that bare endpoint in the same run, so
 figure can be read against both: no design that commits each signup before answering can pass
 this one. Not optin: no verification, limits, ledger, outbox, log line or security headers.
 
-    .venv/bin/python -m bench.durable_bare [--seconds 5] [--rounds 3]      (the bench)
-    uvicorn bench.durable_bare:app                                          (the app alone)
+    .venv/bin/python -m bench.durable_bare [--seconds 5] [--rounds 3]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import queue
 import sqlite3
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -75,79 +71,76 @@ class GroupCommit:
                     self.queue.put(None)  # stop after this batch
                     break
                 batch.append(item)
-            self.db.execute("BEGIN")
-            self.db.executemany("INSERT INTO signups (email) VALUES (?)", [(e,) for e, _, _ in batch])
-            self.db.execute("COMMIT")
-            loop = batch[0][1]
-            loop.call_soon_threadsafe(_settle, [done for _, _, done in batch])
+            failed: Exception | None = None
+            try:
+                self.db.execute("BEGIN")
+                self.db.executemany("INSERT INTO signups (email) VALUES (?)", [(e,) for e, _, _ in batch])
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:  # a full disk, say: every request of the batch fails
+                failed = exc
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+            batch[0][1].call_soon_threadsafe(_settle, [done for _, _, done in batch], failed)
 
 
-def _settle(futures: list[asyncio.Future[None]]) -> None:
+def _settle(futures: list[asyncio.Future[None]], failed: Exception | None) -> None:
     for done in futures:
-        if not done.done():
+        if done.done():
+            continue
+        if failed is None:
             done.set_result(None)
+        else:
+            done.set_exception(failed)
 
 
-def database_path() -> str:
-    return os.environ.get("DURABLE_BARE_DB", str(Path(tempfile.gettempdir()) / "durable-bare.db"))
+def durable_app(database: str) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.commits = GroupCommit(database)
+        yield
+        app.state.commits.close()
+
+    async def accept(request: Request) -> JSONResponse:
+        data = await request.json()
+        await request.app.state.commits.write(str(data.get("email", "")))
+        return JSONResponse({"status": "accepted", "email": bool(data.get("email"))}, status_code=202)
+
+    return Starlette(routes=[Route(PATH, accept, methods=["POST"])], lifespan=lifespan)
 
 
-@asynccontextmanager
-async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    app.state.commits = GroupCommit(database_path())
-    yield
-    app.state.commits.close()
+def serve(database: str, port: int) -> None:
+    """The child: the durable endpoint under uvicorn, as bench.bare runs (uvloop, httptools)."""
+    import uvicorn
 
-
-async def accept(request: Request) -> JSONResponse:
-    data = await request.json()
-    await request.app.state.commits.write(str(data.get("email", "")))
-    return JSONResponse({"status": "accepted", "email": bool(data.get("email"))}, status_code=202)
-
-
-app = Starlette(routes=[Route(PATH, accept, methods=["POST"])], lifespan=lifespan)
+    uvicorn.run(durable_app(database), host="127.0.0.1", port=port, log_level="warning")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2], int(sys.argv[3]))
+        return
+    args = wrk.arguments("a durable write beside the bare endpoint")
     wrk.available()
     db = Path(tempfile.mkdtemp(prefix="optin-durable-bare-")) / "durable.db"
-    os.environ["DURABLE_BARE_DB"] = str(db)  # the child reads it
     ports = {"bare": free_port(), "durable": free_port()}
-    uvicorn = ["-m", "uvicorn", "--log-level", "warning", "--port"]
     procs = [
-        launch([*uvicorn, str(ports["bare"]), "bench.bare:app"], ports["bare"], "/"),
-        launch([*uvicorn, str(ports["durable"]), "bench.durable_bare:app"], ports["durable"], "/"),
-    ]
-    best: dict[str, wrk.Run] = {}
-    answered = 0
+        launch(["-m", "uvicorn", "--log-level", "warning", "--port", str(ports["bare"]), "bench.bare:app"],
+               ports["bare"], "/"),
+        launch(["-m", "bench.durable_bare", "serve", str(db), str(ports["durable"])], ports["durable"], "/"),
+    ]  # fmt: skip
     try:
-        for round_ in range(args.rounds + 1):  # a warm-up round, then interleaved rounds
-            for name, port in ports.items():
-                time.sleep(0.5)
-                run = wrk.run(
-                    f"http://127.0.0.1:{port}{PATH}",
-                    args.seconds if round_ else 3,
-                    args.connections,
-                    script=wrk.signups(f"{name}{round_}-", PATH),
-                )
-                answered += run.requests if name == "durable" else 0
-                if round_ and (name not in best or run.rate > best[name].rate):
-                    best[name] = run
+        best, answered = wrk.signups_in_rounds(
+            {name: f"http://127.0.0.1:{port}{PATH}" for name, port in ports.items()}, PATH, args
+        )
     finally:
         stop(*procs)
     [(stored,)] = rows(f"sqlite:///{db}", "SELECT count(*) FROM signups")
     bare = best["bare"]
-    print(f"durable ceiling: best of {args.rounds} rounds of {args.seconds:g} s, {args.connections} connections,"
-          f" wrk -t1, {os.cpu_count()} cores, Python {sys.version.split()[0]}")  # fmt: skip
+    print(wrk.header("durable ceiling", args))
     for name, run in best.items():
         print(f"{run.line(name)}   ratio to bare: {run.rate / bare.rate:.2f}   p99 x{run.p99 / bare.p99:.1f}")
-    print(f"stored {stored} rows for {answered} answered 202")
-    if stored < answered:
+    print(f"stored {stored} rows for {answered['durable']} answered 202")
+    if stored < answered["durable"]:
         raise SystemExit("some answered requests were not stored")
 
 

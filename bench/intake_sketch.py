@@ -15,8 +15,6 @@ not a figure of optin: the loop still does some work that design would hand to t
 
 from __future__ import annotations
 
-import argparse
-import os
 import sqlite3
 import sys
 import tempfile
@@ -85,21 +83,17 @@ def main() -> None:
     if sys.argv[1:2] == ["serve"]:
         serve(sys.argv[2], int(sys.argv[3]))
         return
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    args = wrk.arguments("the web side of an intake design beside bare and optin")
     wrk.available()
     dns = LoopbackDns(ZoneResolver(build_zone())).start()
     tmp = Path(tempfile.mkdtemp(prefix="optin-intake-"))
     sink_port = free_port()  # nothing listens: role web mails nothing
-    ports = {"bare": free_port(), "optin signups (role web)": free_port(), "intake sketch": free_port()}
+    optin, sketch = "optin signups (role web)", "intake sketch"
+    ports = {"bare": free_port(), optin: free_port(), sketch: free_port()}
     confs = {
         name: config(tmp / f"{i}.toml", f"sqlite:///{tmp / f'{i}.db'}", port, sink_port, dns.nameserver)
         for i, (name, port) in enumerate(ports.items())
     }
-    optin, sketch = "optin signups (role web)", "intake sketch"
     procs = [
         launch(["-m", "uvicorn", "--log-level", "warning", "--port", str(ports["bare"]), "bench.bare:app"],
                ports["bare"], "/"),
@@ -108,25 +102,15 @@ def main() -> None:
         launch(["-m", "bench.intake_sketch", "serve", str(confs[sketch]), str(ports[sketch])],
                ports[sketch], "/readyz"),
     ]  # fmt: skip
-    best: dict[str, wrk.Run] = {}
     try:
-        for round_ in range(args.rounds + 1):  # a warm-up round, then interleaved rounds
-            for i, (name, port) in enumerate(ports.items()):
-                time.sleep(0.5)
-                run = wrk.run(
-                    f"http://127.0.0.1:{port}{PATH}",
-                    args.seconds if round_ else 3,
-                    args.connections,
-                    script=wrk.signups(f"r{round_}p{i}-", PATH),
-                )
-                if round_ and (name not in best or run.rate > best[name].rate):
-                    best[name] = run
+        best, _ = wrk.signups_in_rounds(
+            {name: f"http://127.0.0.1:{port}{PATH}" for name, port in ports.items()}, PATH, args
+        )
     finally:
         stop(*procs)
         dns.stop()
     bare = best["bare"]
-    print(f"intake sketch: best of {args.rounds} rounds of {args.seconds:g} s, {args.connections} connections,"
-          f" wrk -t1, {os.cpu_count()} cores, Python {sys.version.split()[0]}")  # fmt: skip
+    print(wrk.header("intake sketch", args))
     for name, run in best.items():
         print(f"{run.line(name)}   ratio to bare: {run.rate / bare.rate:.2f}   p99 x{run.p99 / bare.p99:.1f}"
               f"   errors: {run.errors}")  # fmt: skip

@@ -7,10 +7,15 @@ of a POST run carries a fresh address (a Lua counter), so no signup is a repeat 
 
 from __future__ import annotations
 
+import argparse
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,3 +91,38 @@ def signups(prefix: str, path: str) -> str:
 def verifications(path: str, domains: list[str]) -> str:
     listed = ", ".join(f'"{d}"' for d in domains)
     return _VERIFY.format(domains=listed, path=path)
+
+
+def arguments(description: str, seconds: float = 5.0) -> argparse.Namespace:
+    """The options every interleaved wrk bench takes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seconds", type=float, default=seconds)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
+    return parser.parse_args()
+
+
+def signups_in_rounds(
+    urls: Mapping[str, str], path: str, args: argparse.Namespace
+) -> tuple[dict[str, Run], dict[str, int]]:
+    """New signups POSTed to each of ``urls`` in turn: a 3-second warm-up round, then
+    ``args.rounds`` interleaved rounds (the machine's noise hits every server alike). The best
+    round of each, and how many requests each answered in all (to check against what it stored)."""
+    best: dict[str, Run] = {}
+    answered = dict.fromkeys(urls, 0)
+    for round_ in range(args.rounds + 1):
+        for i, (name, url) in enumerate(urls.items()):
+            time.sleep(0.5)
+            seconds = args.seconds if round_ else 3
+            done = run(url, seconds, args.connections, script=signups(f"r{round_}s{i}-", path))
+            answered[name] += done.requests
+            if round_ and (name not in best or done.rate > best[name].rate):
+                best[name] = done
+    return best, answered
+
+
+def header(title: str, args: argparse.Namespace) -> str:
+    return (
+        f"{title}: best of {args.rounds} rounds of {args.seconds:g} s, {args.connections} connections,"
+        f" wrk -t1, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
+    )
