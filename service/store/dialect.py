@@ -8,6 +8,7 @@ fragments that cannot be portable are attributes of a :class:`Dialect`.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -108,14 +109,36 @@ class SqliteConnection:
             yield chunk
 
 
+BUSY_SECONDS = 10.0  # how long a connection waits for another one's write lock
+
+
 def sqlite_connect(path: str) -> SqliteConnection:
     """A connection in WAL with durable commits; a busy writer is waited for, not failed on."""
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
-    for pragma in ("journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON", "busy_timeout = 10000"):
+    db.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
+    _into_wal(db)
+    for pragma in ("synchronous = FULL", "foreign_keys = ON"):
         db.execute(f"PRAGMA {pragma}")
     return SqliteConnection(db)
+
+
+def _into_wal(db: sqlite3.Connection) -> None:
+    """Switch a database to WAL. SQLite answers "database is locked" at once, without waiting out
+    the busy timeout, when another connection switches the same new file at the same moment
+    (two processes starting on a fresh database: `serve --workers 4`, a web and a worker role):
+    try again for as long as a busy writer would be waited for."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 @lru_cache(maxsize=512)
